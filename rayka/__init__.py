@@ -1,0 +1,96 @@
+"""rayka: actors with mailboxes, supervision trees, and a router over Ray.
+
+The everyday names live here. ``import rayka`` never imports Ray: the
+embedded runtime runs in one process; ``rayka.RayCluster`` loads the Ray
+backend on first use.
+
+Example:
+    >>> import rayka
+    >>> class Echo(rayka.Actor):
+    ...     def receive(self, message):
+    ...         return message
+    >>> with rayka.ActorSystem("doc") as system:
+    ...     system.spawn(Echo).ask("ping").result(timeout=1)
+    'ping'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import testing
+from ._errors import (
+    ActorFailed,
+    ActorNotFound,
+    ActorStopped,
+    AskTimeout,
+    InvalidActorName,
+    JournalError,
+    MailboxFull,
+    RaykaError,
+    SerializationError,
+    SystemClosed,
+    TransportError,
+)
+from .actors import (
+    Actor,
+    ActorContext,
+    ActorRef,
+    ActorSystem,
+    AllForOne,
+    Backoff,
+    ChildFailed,
+    DeadLetter,
+    Directive,
+    OneForOne,
+    Reply,
+    Restart,
+    RestForOne,
+    Strategy,
+    Terminated,
+)
+from .actors._supervisor import ChildSpec, Supervisor
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Actor",
+    "ActorContext",
+    "ActorFailed",
+    "ActorNotFound",
+    "ActorRef",
+    "ActorStopped",
+    "ActorSystem",
+    "AllForOne",
+    "AskTimeout",
+    "Backoff",
+    "ChildFailed",
+    "ChildSpec",
+    "DeadLetter",
+    "Directive",
+    "InvalidActorName",
+    "JournalError",
+    "MailboxFull",
+    "OneForOne",
+    "RayCluster",
+    "RaykaError",
+    "Reply",
+    "RestForOne",
+    "Restart",
+    "SerializationError",
+    "Strategy",
+    "Supervisor",
+    "SystemClosed",
+    "Terminated",
+    "TransportError",
+    "__version__",
+    "testing",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RayCluster":  # loads the Ray backend only when asked for
+        from .cluster import RayCluster
+
+        return RayCluster
+    raise AttributeError(f"module 'rayka' has no attribute {name!r}")

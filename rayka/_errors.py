@@ -1,0 +1,79 @@
+"""The exceptions rayka raises.
+
+Every error rayka raises on its own account derives from :class:`RaykaError`::
+
+    RaykaError
+    ├── ActorStopped            the target is or became dead before it replied
+    ├── AskTimeout              no reply in time (also a TimeoutError)
+    ├── MailboxFull             a bounded mailbox refused a message
+    ├── ActorNotFound           lookup of an unknown name or path (also a LookupError)
+    ├── InvalidActorName        a name that is taken or malformed (also a ValueError)
+    ├── SystemClosed            the actor system was shut down (you closed it)
+    ├── ActorFailed             an actor's failure escalated past its supervisor
+    ├── SerializationError      a message that cannot travel to another node
+    ├── TransportError          a node or the link to it broke under you
+    └── JournalError            a journal file that is corrupt, locked or unusable
+
+Errors caused by something underneath (Ray, SQLite, pickling) keep that
+cause in ``__cause__``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ActorFailed",
+    "ActorNotFound",
+    "ActorStopped",
+    "AskTimeout",
+    "InvalidActorName",
+    "JournalError",
+    "MailboxFull",
+    "RaykaError",
+    "SerializationError",
+    "SystemClosed",
+    "TransportError",
+]
+
+
+class RaykaError(Exception):
+    """Root of every error that rayka raises on its own account."""
+
+
+class ActorStopped(RaykaError):
+    """The target actor is stopped, or stopped before it replied."""
+
+
+class AskTimeout(RaykaError, TimeoutError):
+    """An ask got no reply within its timeout."""
+
+
+class MailboxFull(RaykaError):
+    """A bounded mailbox refused a message (policy ``fail``, or a full ``backpressure`` mailbox on ``tell``)."""
+
+
+class ActorNotFound(RaykaError, LookupError):
+    """No actor lives at the name or path that was looked up."""
+
+
+class InvalidActorName(RaykaError, ValueError):
+    """An actor name that is already taken among its siblings, or malformed."""
+
+
+class SystemClosed(RaykaError):
+    """The actor system was shut down; nothing can be spawned or sent through it."""
+
+
+class ActorFailed(RaykaError):
+    """An actor's failure was escalated past the root of its supervision tree."""
+
+
+class SerializationError(RaykaError):
+    """A message could not be serialized to travel to another node."""
+
+
+class TransportError(RaykaError):
+    """The link to another node broke, or a node runtime died."""
+
+
+class JournalError(RaykaError):
+    """A journal file is corrupt, locked by another process, or unusable."""

@@ -1,0 +1,63 @@
+"""The Actor base class that users subclass."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ._supervision import DEFAULT_STRATEGY, Strategy
+
+if TYPE_CHECKING:
+    from ..mailbox import Mailbox
+    from ._context import ActorContext
+
+__all__ = ["Actor"]
+
+
+class Actor:
+    """An object with private state that handles one message at a time.
+
+    Subclass it and write ``receive(self, message)``, plain or ``async``; its
+    return value answers an ``ask``. Class attributes tune the actor:
+
+    - ``supervisor_strategy``: how this actor supervises its children.
+    - ``mailbox``: the default mailbox spec (``spawn(..., mailbox=...)`` overrides it).
+    - ``throughput``: messages handled per turn before others get the loop.
+    - ``blocking``: run ``receive`` on a thread pool (for blocking or CPU-heavy handlers).
+
+    Example:
+        >>> import rayka
+        >>> class Echo(rayka.Actor):
+        ...     def receive(self, message):
+        ...         return message
+        >>> with rayka.ActorSystem("doc") as system:
+        ...     system.spawn(Echo).ask("hi").result(timeout=1)
+        'hi'
+    """
+
+    __slots__ = ("_context", "__dict__", "__weakref__")
+
+    supervisor_strategy: ClassVar[Strategy] = DEFAULT_STRATEGY
+    mailbox: ClassVar[Mailbox | None] = None
+    throughput: ClassVar[int | None] = None
+    blocking: ClassVar[bool] = False
+
+    @property
+    def context(self) -> ActorContext:
+        """This actor's context: its ref, parent, children, sender, spawn, stop, watch, timers."""
+        return self._context
+
+    def receive(self, message: Any) -> Any:
+        """Handle one message; the return value answers an ask."""
+        raise NotImplementedError(
+            f"{type(self).__name__} has no receive(); define `def receive(self, message)` in the class"
+        )
+
+    def on_start(self) -> Any:
+        """Run once after the actor is created, before its first message."""
+
+    def on_stop(self) -> Any:
+        """Run once when the actor stops, after its children have stopped."""
+
+    def on_restart(self, error: BaseException) -> Any:
+        """Run on the new instance after a restart caused by ``error``; by default calls ``on_start``."""
+        return self.on_start()

@@ -1,0 +1,236 @@
+"""ActorCell: one actor's runtime state, its mailbox and its message loop.
+
+The cell is the actor's context too (``ActorCell`` subclasses
+``ActorContext``), so an actor costs one cell, one ref, one mailbox object and
+its own instance. Lifecycle and supervision live in ``_lifecycle.py``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from .._errors import ActorStopped, MailboxFull
+from ._context import ActorContext
+from ._lifecycle import Lifecycle
+from ._ref import ActorRef
+from ._reply import Reply
+from ._signals import DeadLetter
+
+if TYPE_CHECKING:
+    from ._system import ActorSystem
+
+__all__ = ["ActorCell", "RUNNING", "SUSPENDED", "STOPPING", "TERMINATED"]
+
+RUNNING, SUSPENDED, STOPPING, TERMINATED = 0, 1, 2, 3
+_monotonic = time.monotonic
+
+
+class ActorCell(Lifecycle, ActorContext):
+    """The runtime side of one actor (internal; users see ``ActorContext`` and ``ActorRef``)."""
+
+    __slots__ = (
+        "_system", "dispatcher", "parent_cell", "name", "uid", "_path", "ref",
+        "info", "args", "kwargs", "restart_type",
+        "instance", "_receive", "mailbox", "_put", "_sys", "_scheduled", "_busy", "state",
+        "_children", "_watchers", "_watching", "_current", "_timers", "_stash",
+        "_record", "_waiters", "_failure",
+    )
+
+    def __init__(self, system: ActorSystem, parent: ActorCell | None, name: str, uid: int,
+                 info: Any, args: tuple, kwargs: dict | None, mailbox: Any, restart_type: Any) -> None:
+        self._system = system
+        self.dispatcher = system._dispatcher
+        self.parent_cell = parent
+        self.name = name
+        self.uid = uid
+        self._path: str | None = None
+        self.ref = ActorRef(self)
+        self.info = info
+        self.args = args
+        self.kwargs = kwargs
+        self.restart_type = restart_type
+        self.instance: Any = None
+        self._receive: Any = None
+        self.mailbox = mailbox
+        self._put = mailbox.put
+        self._sys: deque | None = None
+        self._scheduled = False
+        self._busy: Any = None
+        self.state = RUNNING
+        self._children: dict[str, ActorCell] | None = None
+        self._watchers: set[ActorCell] | None = None
+        self._watching: set[ActorCell] | None = None
+        self._current: tuple | None = None
+        self._timers: set | None = None
+        self._stash: list | None = None
+        self._record: Any = None
+        self._waiters: list | None = None
+        self._failure: BaseException | None = None
+
+    # -- identity ------------------------------------------------------------
+    @property
+    def path(self) -> str:
+        path = self._path
+        if path is None:
+            parent = self.parent_cell
+            if parent is None:
+                path = "/"
+            else:
+                base = parent.path
+                path = (base if base != "/" else "") + "/" + self.name
+            self._path = path
+        return path
+
+    @property
+    def key(self) -> tuple:
+        return (self._system.uid, self.path, self.uid)
+
+    @property
+    def terminated(self) -> bool:
+        return self.state == TERMINATED
+
+    @property
+    def system(self) -> ActorSystem:
+        return self._system
+
+    @property
+    def sender(self) -> ActorRef | None:
+        current = self._current
+        return current[1] if current is not None else None
+
+    @property
+    def throughput(self) -> int:
+        return self.info.throughput or self._system.throughput
+
+    @property
+    def stash_capacity(self) -> int | None:
+        return self.info.stash_capacity
+
+    def reduce_ref(self) -> tuple:
+        return self._system._reduce_ref(self)
+
+    # -- sending ---------------------------------------------------------------
+    def tell(self, message: Any, sender: ActorRef | None) -> None:
+        if self.state == TERMINATED:
+            self._system.dead_letters.publish(DeadLetter(message, sender, self.path, "stopped"))
+            return
+        try:
+            dropped = self._put((message, sender, None))
+        except OverflowError:
+            raise self._full(message) from None
+        if dropped is not None:
+            self._dead_letter(dropped, "overflow")
+        if not self._scheduled:
+            self._scheduled = True
+            self.dispatcher.schedule(self)
+
+    def ask(self, message: Any, timeout: float | None) -> Reply:
+        system = self._system
+        if timeout is not None:
+            if timeout < 0:
+                raise ValueError(f"ask to {self.path}: timeout must be >= 0 or None, got {timeout!r}")
+            deadline = _monotonic() + timeout
+        else:
+            deadline = None
+        reply: Reply = Reply(deadline, "ask to " + self.path, system._loop_thread)
+        if self.state == TERMINATED:
+            reply.set_exception(ActorStopped(f"{self.path} is stopped; the ask was not delivered"))
+            return reply
+        try:
+            dropped = self._put((message, None, reply))
+        except OverflowError:
+            raise self._full(message) from None
+        if dropped is not None:
+            self._dead_letter(dropped, "overflow")
+        if not self._scheduled:
+            self._scheduled = True
+            self.dispatcher.schedule(self)
+        return reply
+
+    def send(self, message: Any, sender: ActorRef | None) -> Reply:
+        reply: Reply = Reply(None, "send to " + self.path, self._system._loop_thread)
+        offer = getattr(self.mailbox, "offer", None)
+        if offer is None or self.mailbox.overflow != "backpressure" or self.state == TERMINATED:
+            self.tell(message, sender)
+            reply.set_result(None)
+            return reply
+        if offer((message, sender, None), lambda: reply.set_result(None)):
+            reply.set_result(None)
+        self.wake()
+        return reply
+
+    def _full(self, message: Any) -> MailboxFull:
+        mailbox = self.mailbox
+        hint = ("use `ref.send(message)` and wait on it for room" if mailbox.overflow == "backpressure"
+                else "slow the sender, raise the capacity, or pick another overflow policy")
+        return MailboxFull(
+            f"mailbox of {self.path} is full ({mailbox.capacity} messages); {type(message).__name__} "
+            f"message not queued: {hint}"
+        )
+
+    def _dead_letter(self, envelope: tuple, reason: str) -> None:
+        message, sender, reply = envelope
+        if reply is not None:
+            reply.set_exception(ActorStopped(f"{self.path}: message not handled ({reason})"))
+        self._system.dead_letters.publish(DeadLetter(message, sender, self.path, reason))
+
+    def wake(self) -> None:
+        """Make sure the cell will run (any thread)."""
+        if not self._scheduled:
+            self._scheduled = True
+            self.dispatcher.schedule(self)
+
+    def post_system(self, op: int, arg: Any = None) -> None:
+        """Queue a system message on the control lane; it overtakes user messages."""
+        sys = self._sys
+        if sys is None:
+            sys = self._sys = deque()
+        sys.append((op, arg))
+        self._scheduled = True
+        self.dispatcher.schedule(self)
+
+    # -- the message loop ------------------------------------------------------
+    def run(self) -> None:
+        if self._sys:
+            self.process_system()
+        if self.state or self._busy is not None:
+            self._scheduled = False
+            if self.state == TERMINATED:
+                self.flush_to_dead_letters()
+            return
+        take = self.mailbox.take
+        receive = self._receive
+        info = self.info
+        n = info.throughput or self._system.throughput
+        while n:
+            envelope = take()
+            if envelope is None:
+                break
+            n -= 1
+            self._current = envelope
+            if info.blocking:
+                self.start_async(self._system._run_blocking(receive, envelope[0]), envelope)
+                return
+            try:
+                result = receive(envelope[0])
+            except BaseException as error:  # noqa: BLE001 - every failure goes to the supervisor
+                self.handler_failed(error, envelope)
+                self._scheduled = False
+                return
+            if info.is_async:
+                self.start_async(result, envelope)
+                return
+            reply = envelope[2]
+            if reply is not None and self._current is envelope:
+                reply.set_result(result)
+            if self._sys:
+                break
+        self._current = None
+        if len(self.mailbox) or self._sys:
+            self.dispatcher.ready.append(self)
+        else:
+            self._scheduled = False
+            if len(self.mailbox) or self._sys:
+                self.wake()

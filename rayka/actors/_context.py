@@ -1,0 +1,136 @@
+"""ActorContext: what an actor sees of itself and the system (``self.context``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .._errors import RaykaError
+
+if TYPE_CHECKING:
+    from ._actor import Actor
+    from ._ref import ActorRef
+    from ._timers import Timer
+
+__all__ = ["ActorContext"]
+
+
+class ActorContext:
+    """An actor's view of itself: ``self``, ``parent``, ``children``, ``sender``,
+    ``spawn``, ``stop``, ``watch``, ``unwatch``, timers and the stash.
+
+    Use it only from inside the actor's own handlers and hooks.
+
+    Example:
+        >>> import rayka
+        >>> class Parent(rayka.Actor):
+        ...     def on_start(self):
+        ...         self.context.spawn(rayka.testing.Probe, name="kid")
+        ...     def receive(self, message):
+        ...         return [child.path for child in self.context.children]
+        >>> import rayka.testing
+        >>> with rayka.ActorSystem("doc") as system:
+        ...     system.spawn(Parent, name="p").ask("kids").result(timeout=1)
+        ['/user/p/kid']
+    """
+
+    __slots__ = ()
+
+    # -- identity ------------------------------------------------------------
+    @property
+    def self(self) -> ActorRef:
+        """This actor's own ref."""
+        return self.ref  # type: ignore[attr-defined]
+
+    @property
+    def parent(self) -> ActorRef | None:
+        """The parent's ref (``None`` only for the root guardian)."""
+        parent = self.parent_cell  # type: ignore[attr-defined]
+        return parent.ref if parent is not None else None
+
+    @property
+    def children(self) -> list[ActorRef]:
+        """The live children, in start order."""
+        children = self._children  # type: ignore[attr-defined]
+        return [cell.ref for cell in list(children.values())] if children else []
+
+    def child(self, name: str) -> ActorRef | None:
+        """The child called ``name``, or ``None``."""
+        children = self._children  # type: ignore[attr-defined]
+        cell = children.get(name) if children else None
+        return cell.ref if cell is not None else None
+
+    @property
+    def sender(self) -> ActorRef | None:
+        """The sender of the message being handled, when it gave one."""
+        return self._sender  # type: ignore[attr-defined]
+
+    @property
+    def system(self) -> Any:
+        """The :class:`~rayka.ActorSystem` this actor lives in."""
+        return self._system  # type: ignore[attr-defined]
+
+    # -- children ------------------------------------------------------------
+    def spawn(self, cls: type[Actor], *args: Any, name: str | None = None, mailbox: Any = None,
+              restart: Any = None, **kwargs: Any) -> ActorRef:
+        """Start a child actor of ``cls(*args, **kwargs)``; see :meth:`ActorSystem.spawn`."""
+        return self.spawn_child(cls, args, kwargs, name, mailbox, restart)  # type: ignore[attr-defined]
+
+    def stop(self, ref: ActorRef | None = None) -> None:
+        """Stop ``ref`` (a child, or this actor itself when omitted)."""
+        (ref if ref is not None else self.ref).stop()  # type: ignore[attr-defined]
+
+    # -- death watch ---------------------------------------------------------
+    def watch(self, ref: ActorRef) -> ActorRef:
+        """Get ``Terminated(ref)`` once when ``ref`` stops, also if it is dead already."""
+        ref._cell.add_watcher(self)  # type: ignore[arg-type]
+        watching = self._watching  # type: ignore[attr-defined]
+        if watching is None:
+            watching = self._watching = set()  # type: ignore[attr-defined]
+        watching.add(ref._cell)
+        return ref
+
+    def unwatch(self, ref: ActorRef) -> ActorRef:
+        """Stop watching ``ref``; a ``Terminated`` not yet handled is dropped."""
+        if self._watching:  # type: ignore[attr-defined]
+            self._watching.discard(ref._cell)  # type: ignore[attr-defined]
+        ref._cell.remove_watcher(self)
+        return ref
+
+    # -- timers --------------------------------------------------------------
+    def schedule_once(self, delay: float, message: Any) -> Timer:
+        """Send ``message`` to this actor after ``delay`` seconds; cancelled when it stops or restarts."""
+        return self.start_timer(delay, None, message)  # type: ignore[attr-defined]
+
+    def schedule_repeatedly(self, interval: float, message: Any, *, initial_delay: float | None = None) -> Timer:
+        """Send ``message`` to this actor every ``interval`` seconds until cancelled, stopped or restarted."""
+        if interval <= 0:
+            raise ValueError(f"{self.path}: interval must be > 0 seconds, got {interval!r}")  # type: ignore[attr-defined]
+        first = interval if initial_delay is None else initial_delay
+        return self.start_timer(first, interval, message)  # type: ignore[attr-defined]
+
+    # -- stash ---------------------------------------------------------------
+    def stash(self) -> None:
+        """Set the message being handled aside until :meth:`unstash_all`."""
+        current = self._current  # type: ignore[attr-defined]
+        if current is None:
+            raise RaykaError(f"{self.path}: stash() works only while handling a message")  # type: ignore[attr-defined]
+        stash = self._stash  # type: ignore[attr-defined]
+        if stash is None:
+            stash = self._stash = []  # type: ignore[attr-defined]
+        limit = self.stash_capacity  # type: ignore[attr-defined]
+        if limit is not None and len(stash) >= limit:
+            raise RaykaError(
+                f"{self.path}: stash is full ({limit} messages); unstash before stashing more"  # type: ignore[attr-defined]
+            )
+        stash.append(current)
+        self._current = None  # type: ignore[attr-defined]
+
+    def unstash_all(self) -> int:
+        """Put every stashed message back at the front of the mailbox, in order; returns how many."""
+        stash = self._stash  # type: ignore[attr-defined]
+        if not stash:
+            return 0
+        self._stash = None  # type: ignore[attr-defined]
+        self.mailbox.prepend(stash)  # type: ignore[attr-defined]
+        self.wake()  # type: ignore[attr-defined]
+        return len(stash)

@@ -1,0 +1,47 @@
+"""Rich display in Jupyter: the supervision tree with mailbox depths."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._ref import ActorRef
+    from ._system import ActorSystem
+
+__all__ = ["ref_html", "system_html", "tree_lines"]
+
+_STATES = ("running", "suspended", "stopping", "terminated")
+
+
+def tree_lines(cell: Any, depth: int = 0, limit: int = 200) -> list[str]:
+    """The subtree under ``cell`` as indented text lines: name, state, queued messages."""
+    lines = [f"{'  ' * depth}{cell.name or '/'} [{_STATES[cell.state]}, {len(cell.mailbox)} queued]"]
+    children = list(cell._children.values()) if cell._children else []
+    for child in children:
+        if len(lines) >= limit:
+            lines.append(f"{'  ' * (depth + 1)}... {len(children)} children in all")
+            break
+        lines.extend(tree_lines(child, depth + 1, limit - len(lines)))
+    return lines
+
+
+def system_html(system: ActorSystem) -> str:
+    stats = system.statistics()
+    tree = "\n".join(tree_lines(system._user))
+    return (
+        f"<div><b>ActorSystem {html.escape(system.name)}</b> "
+        f"({'closed' if system.closed else 'running'}; {stats['actors']} actors, "
+        f"{stats.get('restarts', 0)} restarts, {stats['dead_letters']} dead letters)"
+        f"<pre>{html.escape(tree)}</pre></div>"
+    )
+
+
+def ref_html(ref: ActorRef) -> str:
+    cell = ref._cell
+    mailbox = cell.mailbox.statistics()
+    return (
+        f"<div><b>ActorRef</b> <code>{html.escape(ref.path)}</code> ({_STATES[cell.state]}): "
+        f"{mailbox.queued} queued, peak {mailbox.peak}, {mailbox.processed} processed, "
+        f"{mailbox.dropped} dropped</div>"
+    )

@@ -1,0 +1,491 @@
+"""Lifecycle and supervision of an actor cell: start, fail, resume, restart, stop.
+
+Every transition is driven by a system message on the cell's control lane
+(``post_system``), so a failure is a message to the parent and ordering with
+other system messages is kept. Stop is ordered: children first, in reverse
+start order, each bounded by its shutdown timeout, then ``on_stop``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from .._errors import ActorStopped, InvalidActorName, SystemClosed
+from ._aio import drive, settle
+from ._signals import ChildFailed, Terminated
+from ._supervision import Directive, Restart
+from ._timers import Timer
+
+if TYPE_CHECKING:
+    from ._cell import ActorCell
+    from ._ref import ActorRef
+
+__all__ = ["Lifecycle", "START", "STOP", "STOP_FAILED", "FAILED", "RESUME", "RESTART", "SIGNAL"]
+
+log = logging.getLogger("rayka")
+START, STOP, STOP_FAILED, FAILED, RESUME, RESTART, SIGNAL = range(1, 8)
+RUNNING, SUSPENDED, STOPPING, TERMINATED = 0, 1, 2, 3
+
+
+class _Record:
+    """Restart bookkeeping of one child: restart times in the window, backoff attempt."""
+
+    __slots__ = ("times", "attempt", "last")
+
+    def __init__(self) -> None:
+        self.times: deque[float] = deque()
+        self.attempt = 0
+        self.last = float("-inf")
+
+    def allow(self, now: float, max_restarts: int | None, within: float | None) -> bool:
+        times = self.times
+        if within is not None:
+            while times and times[0] <= now - within:
+                times.popleft()
+        if max_restarts is not None and len(times) >= max_restarts:
+            return False
+        times.append(now)
+        return True
+
+
+def _valid_name(name: Any) -> bool:
+    return isinstance(name, str) and bool(name) and "/" not in name and not name.startswith("$")
+
+
+class Lifecycle:
+    """Mixin of ``ActorCell``: the lifecycle half of the cell."""
+
+    __slots__ = ()
+
+    # -- creation --------------------------------------------------------------
+    def spawn_child(self: ActorCell, cls: Any, args: tuple, kwargs: dict, name: str | None,
+                    mailbox: Any, restart: Any) -> ActorRef:
+        system = self._system
+        info = system.class_info(cls)
+        spec = mailbox if mailbox is not None else info.mailbox
+        queue = spec.create() if spec is not None else system.default_queue()
+        restart_type = Restart(restart) if restart is not None else Restart.TRANSIENT
+        if name is not None and not _valid_name(name):
+            raise InvalidActorName(
+                f"invalid actor name {name!r} for a {cls.__name__} under {self.path}: use a non-empty "
+                "string without '/' that does not start with '$'"
+            )
+        with system.lock:
+            if system.closed:
+                raise SystemClosed(f"actor system {system.name!r} is shut down; cannot spawn {cls.__name__}")
+            if self.state >= STOPPING:
+                raise ActorStopped(f"cannot spawn {cls.__name__} under {self.path}: it is stopping")
+            children = self._children
+            if children is None:
+                children = self._children = {}
+            if name is None:
+                name = system.auto_name()
+            elif name in children:
+                raise InvalidActorName(
+                    f"an actor named {name!r} already exists under {self.path}; pick another name, "
+                    f"or reach the existing one with lookup({(self.path.rstrip('/') + '/' + name)!r})"
+                )
+            cell = type(self)(system, self, name, system.next_uid(), info, args, kwargs or None, queue, restart_type)
+            children[name] = cell
+            system.started += 1
+        try:
+            cell.create_instance()
+        except BaseException as error:
+            with system.lock:
+                if children.get(name) is cell:
+                    del children[name]
+            cell.state = TERMINATED
+            error.add_note(f"rayka: while constructing {cls.__name__} for {cell.path}")
+            raise
+        if info.has_on_start:
+            cell.post_system(START)
+        return cell.ref
+
+    def create_instance(self: ActorCell) -> None:
+        cls = self.info.cls
+        instance = cls.__new__(cls)
+        instance._context = self
+        instance.__init__(*self.args, **(self.kwargs or {}))
+        self.instance = instance
+        self._receive = instance.receive
+
+    # -- system messages -------------------------------------------------------
+    def process_system(self: ActorCell) -> None:
+        sys = self._sys
+        while sys:
+            op, arg = sys.popleft()
+            if self.state == TERMINATED:
+                continue
+            if op == START:
+                self.call_hook(self.instance.on_start)
+            elif op == STOP:
+                self.begin_stop(None)
+            elif op == STOP_FAILED:
+                self.begin_stop(arg)
+            elif op == FAILED:
+                self.supervise(*arg)
+            elif op == RESUME:
+                self.resume()
+            elif op == RESTART:
+                self.begin_restart(arg)
+            elif op == SIGNAL:
+                watched = arg.ref._cell
+                if isinstance(arg, ChildFailed) and watched.parent_cell is self or (
+                        self._watching and watched in self._watching):
+                    if self._watching:
+                        self._watching.discard(watched)
+                    self.mailbox.force((arg, None, None))
+
+    def request_stop(self: ActorCell) -> None:
+        if self.state < STOPPING:
+            self.post_system(STOP)
+
+    # -- handlers and hooks ----------------------------------------------------
+    def call_hook(self: ActorCell, hook: Any, *args: Any) -> None:
+        if self.info.blocking:
+            self.start_async(self._system.run_blocking(hook, *args), None)
+            return
+        try:
+            result = hook(*args)
+        except BaseException as error:  # noqa: BLE001
+            self.handler_failed(error, None)
+            return
+        if inspect.isawaitable(result):
+            self.start_async(result, None)
+
+    def start_async(self: ActorCell, awaitable: Any, envelope: tuple | None) -> None:
+        loop = self.dispatcher.loop
+        future = loop.create_task(awaitable) if inspect.iscoroutine(awaitable) else asyncio.ensure_future(awaitable)
+        self._busy = future
+        future.add_done_callback(functools.partial(self.async_done, envelope))
+
+    def async_done(self: ActorCell, envelope: tuple | None, future: asyncio.Future) -> None:
+        if self._busy is future:
+            self._busy = None
+        reply = envelope[2] if envelope is not None and self._current is envelope else None
+        self._current = None
+        if future.cancelled():
+            if reply is not None:
+                reply.set_exception(ActorStopped(f"{self.path} stopped while handling the message"))
+        elif future.exception() is not None:
+            self.handler_failed(future.exception(), envelope)
+        elif reply is not None:
+            reply.set_result(future.result())
+        if self.state == RUNNING:
+            self._scheduled = True
+            self.dispatcher.schedule(self)
+
+    def handler_failed(self: ActorCell, error: BaseException, envelope: tuple | None, force: bool = False) -> None:
+        if envelope is not None and envelope[2] is not None:
+            envelope[2].set_exception(error)
+        self._current = None
+        if self.state != RUNNING and not force:
+            log.error("rayka: %s failed while %s: %r", self.path, ("suspended", "stopping")[self.state == STOPPING],
+                      error, exc_info=error)
+            return
+        self.state = SUSPENDED
+        self._failure = error
+        self._system.count("failures")
+        parent = self.parent_cell
+        if parent is None:
+            self._system.root_failed(error)
+        else:
+            parent.post_system(FAILED, (self, error))
+
+    # -- supervision (runs in the parent) ---------------------------------------
+    def supervise(self: ActorCell, child: ActorCell, error: BaseException) -> None:
+        if child.state == TERMINATED or child.parent_cell is not self:
+            return
+        if self.state >= STOPPING or self.instance is None:
+            child.post_system(STOP_FAILED, error)
+            return
+        strategy = self.instance.supervisor_strategy
+        try:
+            directive = strategy.decide(error)
+        except BaseException as decider_error:  # noqa: BLE001
+            directive, error = Directive.ESCALATE, decider_error
+        if directive is Directive.RESTART and child.restart_type is Restart.TEMPORARY:
+            directive = Directive.STOP
+        log.warning("rayka: %s failed with %r; supervisor %s decided %s", child.path, error, self.path,
+                    directive.value, exc_info=error)
+        if directive is Directive.RESUME:
+            child.post_system(RESUME)
+        elif directive is Directive.STOP:
+            child.post_system(STOP_FAILED, error)
+        elif directive is Directive.ESCALATE:
+            self._system.count("escalations")
+            self.handler_failed(error, None)
+        else:
+            self.restart_children(strategy, child, error)
+
+    def restart_children(self: ActorCell, strategy: Any, child: ActorCell, error: BaseException) -> None:
+        siblings = list(self._children.values()) if self._children else [child]
+        affected = [cell for cell in strategy.affected(siblings, child) if cell.state < STOPPING]
+        record = child._record
+        if record is None:
+            record = child._record = _Record()
+        clock = self._system.clock
+        now = clock.time()
+        if not record.allow(now, strategy.max_restarts, strategy.within):
+            log.error("rayka: %s exceeded %s restarts within %s s; stopping it", child.path,
+                      strategy.max_restarts, strategy.within)
+            for cell in affected:
+                cell.post_system(STOP_FAILED, error) if cell is child else cell.request_stop()
+            return
+        delay = 0.0
+        backoff = strategy.backoff
+        if backoff is not None:
+            if now - record.last >= backoff.reset_window:
+                record.attempt = 0
+            delay = backoff.delay(record.attempt)
+            record.attempt += 1
+            record.last = now + delay
+        for cell in affected:
+            if cell.state == RUNNING:
+                cell.state = SUSPENDED
+        if delay > 0:
+            clock.call_later(delay, functools.partial(_post_restarts, affected, error))
+        else:
+            _post_restarts(affected, error)
+
+    def resume(self: ActorCell) -> None:
+        if self.state != SUSPENDED:
+            return
+        self.state = RUNNING
+        self._failure = None
+        for child in list(self._children.values()) if self._children else ():
+            if child.state == SUSPENDED:
+                child.post_system(RESUME)
+        self.wake()
+
+    # -- restart ---------------------------------------------------------------
+    def begin_restart(self: ActorCell, error: BaseException) -> None:
+        if self.state >= STOPPING:
+            return
+        self.state = SUSPENDED
+        try:
+            task = drive(self.dispatcher.loop, self._restart(error))
+        except BaseException as bug:  # noqa: BLE001 - a runtime bug must not kill the dispatcher
+            log.critical("rayka: restart of %s broke: %r; stopping it", self.path, bug, exc_info=bug)
+            self.force_terminate()
+            return
+        if task is not None:
+            self._busy = task
+
+    async def _restart(self: ActorCell, error: BaseException) -> None:
+        try:
+            await self._restart_steps(error)
+        finally:
+            self._busy = None
+
+    async def _restart_steps(self: ActorCell, error: BaseException) -> None:
+        self.cancel_timers()
+        await self._settle_busy()
+        if self._stash:
+            stash, self._stash = self._stash, None
+            self.mailbox.prepend(stash)
+        await self._stop_children()
+        old = self.instance
+        if old is not None:
+            await self._run_hook(old.on_stop)
+        try:
+            self.create_instance()
+        except BaseException as new_error:  # noqa: BLE001
+            self.instance = None
+            self.handler_failed(new_error, None, force=True)
+            return
+        self._system.count("restarts")
+        log.info("rayka: %s restarted after %r", self.path, error)
+        if not await self._run_hook(self.instance.on_restart, error, fail=True):
+            return
+        self.state = RUNNING
+        self._failure = None
+        self.wake()
+
+    async def _run_hook(self: ActorCell, hook: Any, *args: Any, fail: bool = False) -> bool:
+        """Run a lifecycle hook bounded by the shutdown timeout; False if it failed."""
+        try:
+            if self.info.blocking:
+                result = self._system.run_blocking(hook, *args)
+            else:
+                result = hook(*args)
+            if inspect.isawaitable(result):
+                future = asyncio.ensure_future(result)
+                if not await settle(future, self.info.shutdown_timeout or self._system.shutdown_timeout):
+                    log.warning("rayka: %s: %s did not finish in time; cancelled", self.path, hook.__name__)
+                    return not fail
+                result = future.result()
+        except BaseException as error:  # noqa: BLE001
+            if fail:
+                self.handler_failed(error, None, force=True)
+            else:
+                log.error("rayka: %s: %s raised %r", self.path, hook.__name__, error, exc_info=error)
+            return False
+        return True
+
+    async def _settle_busy(self: ActorCell) -> None:
+        busy = self._busy
+        if busy is not None and not busy.done():
+            timeout = self.info.shutdown_timeout or self._system.shutdown_timeout
+            if not await settle(busy, timeout):
+                log.warning("rayka: %s: handler still running after %s s; cancelled", self.path, timeout)
+
+    # -- stop ------------------------------------------------------------------
+    def begin_stop(self: ActorCell, failure: BaseException | None) -> None:
+        if self.state >= STOPPING:
+            return
+        self._failure = failure
+        self.state = STOPPING
+        self.cancel_timers()
+        try:
+            drive(self.dispatcher.loop, self._stop())
+        except BaseException as bug:  # noqa: BLE001 - a runtime bug must not kill the dispatcher
+            log.critical("rayka: stop of %s broke: %r; terminating it", self.path, bug, exc_info=bug)
+            self.force_terminate()
+
+    async def _stop(self: ActorCell) -> None:
+        await self._settle_busy()
+        await self._stop_children()
+        if self.instance is not None:
+            await self._run_hook(self.instance.on_stop)
+        self.finish_stop()
+
+    def can_stop_now(self: ActorCell) -> bool:
+        info = self.info
+        return (self._busy is None and not self._children and not self._sys and self.state < STOPPING
+                and not info.blocking and not info.async_on_stop)
+
+    def stop_now(self: ActorCell) -> None:
+        """Stop a childless, idle actor synchronously (the common case in a big shutdown)."""
+        self.state = STOPPING
+        self.cancel_timers()
+        instance = self.instance
+        if instance is not None and self.info.has_on_stop:
+            try:
+                instance.on_stop()
+            except BaseException as error:  # noqa: BLE001
+                log.error("rayka: %s: on_stop raised %r", self.path, error, exc_info=error)
+        self.finish_stop()
+
+    async def _stop_children(self: ActorCell) -> None:
+        children = self._children
+        if not children:
+            return
+        for child in reversed(list(children.values())):
+            if child.state == TERMINATED:
+                continue
+            if child.can_stop_now():
+                child.stop_now()
+                continue
+            waiter = child.termination_future()
+            child.request_stop()
+            timeout = self.child_timeout(child)
+            if not await settle(waiter, timeout):
+                log.warning("rayka: %s did not stop within %s s; terminating it", child.path, timeout)
+                child.force_terminate()
+
+    def child_timeout(self: ActorCell, child: ActorCell) -> float | None:
+        """A child's shutdown timeout: the parent's ``shutdown_timeouts`` entry, the class's, the system's."""
+        per_child = getattr(self.instance, "shutdown_timeouts", None)
+        if per_child and child.name in per_child:
+            return per_child[child.name]
+        return child.info.shutdown_timeout or self._system.shutdown_timeout
+
+    def termination_future(self: ActorCell) -> asyncio.Future:
+        future = self.dispatcher.loop.create_future()
+        if self.state == TERMINATED:
+            future.set_result(None)
+        else:
+            if self._waiters is None:
+                self._waiters = []
+            self._waiters.append(future)
+        return future
+
+    def force_terminate(self: ActorCell) -> None:
+        for child in list(self._children.values()) if self._children else ():
+            child.force_terminate()
+        busy = self._busy
+        if busy is not None and not busy.done():
+            busy.cancel()
+        if self.state != TERMINATED:
+            self.finish_stop()
+
+    def finish_stop(self: ActorCell) -> None:
+        if self.state == TERMINATED:
+            return
+        self.state = TERMINATED
+        self.flush_to_dead_letters()
+        if self._stash:
+            for envelope in self._stash:
+                self._dead_letter(envelope, "left in mailbox")
+            self._stash = None
+        self.instance = None
+        self._receive = None
+        ref = self.ref
+        watchers, self._watchers = self._watchers, None
+        parent = self.parent_cell
+        system = self._system
+        if parent is not None:
+            system.remove_child(parent, self)
+            if self._failure is not None:
+                if watchers:
+                    watchers.discard(parent)
+                parent.post_system(SIGNAL, ChildFailed(ref, self._failure))
+        if watchers:
+            signal = Terminated(ref)
+            for watcher in watchers:
+                watcher.post_system(SIGNAL, signal)
+        if self._watching:
+            for watched in self._watching:
+                watched.remove_watcher(self)
+            self._watching = None
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+        self._scheduled = False
+        system.on_terminated(self)
+
+    def flush_to_dead_letters(self: ActorCell) -> None:
+        for envelope in self.mailbox.drain():
+            self._dead_letter(envelope, "left in mailbox")
+
+    # -- watch -----------------------------------------------------------------
+    def add_watcher(self: ActorCell, watcher: ActorCell) -> None:
+        if self.state == TERMINATED:
+            watcher.post_system(SIGNAL, Terminated(self.ref))
+            return
+        if self._watchers is None:
+            self._watchers = set()
+        self._watchers.add(watcher)
+
+    def remove_watcher(self: ActorCell, watcher: ActorCell) -> None:
+        if self._watchers:
+            self._watchers.discard(watcher)
+
+    # -- timers ----------------------------------------------------------------
+    def start_timer(self: ActorCell, delay: float, interval: float | None, message: Any) -> Timer:
+        if delay < 0:
+            raise ValueError(f"{self.path}: timer delay must be >= 0 seconds, got {delay!r}")
+        timer = Timer(self, message, interval)
+        if self._timers is None:
+            self._timers = set()
+        self._timers.add(timer)
+        timer.arm(delay)
+        return timer
+
+    def cancel_timers(self: ActorCell) -> None:
+        timers, self._timers = self._timers, None
+        for timer in timers or ():
+            timer.cancel()
+
+
+def _post_restarts(cells: list, error: BaseException) -> None:
+    for cell in cells:
+        cell.post_system(RESTART, error)
+

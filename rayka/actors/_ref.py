@@ -1,0 +1,98 @@
+"""ActorRef: the only way to reach an actor."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from ._cell import ActorCell
+    from ._reply import Reply
+
+__all__ = ["ActorRef", "DEFAULT_ASK_TIMEOUT"]
+
+M = TypeVar("M")
+DEFAULT_ASK_TIMEOUT = 5.0  # seconds, as gen_server:call
+
+
+class ActorRef(Generic[M]):
+    """A handle to an actor: ``tell``, ``ask``, ``send``, ``stop``, ``path``, ``name``.
+
+    Refs are safe to use from any thread, from asyncio code, from inside
+    actors and from Jupyter; they compare equal when they name the same
+    actor incarnation and can be put inside messages.
+
+    Example:
+        >>> import rayka
+        >>> class Greeter(rayka.Actor):
+        ...     def receive(self, name):
+        ...         return f"hello {name}"
+        >>> with rayka.ActorSystem("doc") as system:
+        ...     ref = system.spawn(Greeter, name="greeter")
+        ...     print(ref.path, ref.ask("ada").result(timeout=1))
+        /user/greeter hello ada
+    """
+
+    __slots__ = ("_cell",)
+
+    def __init__(self, cell: ActorCell) -> None:
+        self._cell = cell
+
+    def tell(self, message: M, sender: ActorRef | None = None) -> None:
+        """Send ``message`` without waiting; a dead target's messages go to dead letters."""
+        self._cell.tell(message, sender)
+
+    def ask(self, message: M, *, timeout: float | None = DEFAULT_ASK_TIMEOUT) -> Reply[Any]:
+        """Send ``message`` and return a :class:`Reply` for the handler's return value.
+
+        Args:
+            timeout: seconds until the reply fails with ``AskTimeout``; ``None`` waits forever.
+        """
+        return self._cell.ask(message, timeout)
+
+    def send(self, message: M, sender: ActorRef | None = None) -> Reply[None]:
+        """Send ``message``, waiting for room in a full ``backpressure`` mailbox.
+
+        Returns a :class:`Reply` that resolves once the mailbox accepted the
+        message: ``await ref.send(m)`` in async code, ``.result()`` elsewhere.
+        """
+        return self._cell.send(message, sender)
+
+    def stop(self) -> None:
+        """Ask the actor to stop (its children first); returns at once."""
+        self._cell.request_stop()
+
+    @property
+    def path(self) -> str:
+        """The actor's path, like ``/user/parent/child``."""
+        return self._cell.path
+
+    @property
+    def name(self) -> str:
+        """The actor's name among its siblings."""
+        return self._cell.name
+
+    @property
+    def is_alive(self) -> bool:
+        """False once the actor has terminated."""
+        return not self._cell.terminated
+
+    def _key(self) -> tuple:
+        return self._cell.key
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ActorRef):
+            return NotImplemented
+        return self._cell is other._cell or self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        state = "" if not self._cell.terminated else " terminated"
+        return f"<ActorRef {self.path}#{self._cell.uid}{state}>"
+
+    def __reduce__(self) -> tuple:
+        return self._cell.reduce_ref()
+
+    def _repr_html_(self) -> str:
+        return self._cell.system._html_for(self)

@@ -1,0 +1,350 @@
+"""ActorSystem: the event loop thread, the guardians, spawn, lookup and shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import itertools
+import logging
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .._errors import ActorNotFound, ActorStopped, SystemClosed
+from ..mailbox import Mailbox, UnboundedQueue
+from ._actor import Actor
+from ._cell import ActorCell
+from ._deadletters import DeadLetters
+from ._dispatcher import Dispatcher
+from ._ref import ActorRef
+from ._signals import ChildFailed
+from ._supervision import DEFAULT_STRATEGY, Directive, OneForOne, Strategy
+from ._timers import Clock, LoopClock
+
+__all__ = ["ActorSystem", "ClassInfo"]
+
+log = logging.getLogger("rayka")
+_DEFAULT_THROUGHPUT = 100
+
+
+@dataclass(frozen=True, slots=True)
+class ClassInfo:
+    """What the runtime caches about an actor class."""
+
+    cls: type
+    is_async: bool
+    blocking: bool
+    throughput: int | None
+    mailbox: Mailbox | None
+    has_on_start: bool
+    has_on_stop: bool
+    async_on_stop: bool
+    stash_capacity: int | None
+    shutdown_timeout: float | None
+
+
+class _UserGuardian(Actor):
+    def __init__(self, strategy: Strategy) -> None:
+        self.supervisor_strategy = strategy
+
+    def receive(self, message: Any) -> None:
+        return None
+
+
+class _RootGuardian(Actor):
+    supervisor_strategy = OneForOne(max_restarts=0, decider=lambda error: Directive.STOP)
+
+    def receive(self, message: Any) -> None:
+        if isinstance(message, ChildFailed):
+            system = self.context.system
+            log.critical("rayka: system %r: a failure escalated to the root guardian (%r); all user actors "
+                         "under %s were stopped and the system accepts no new actors", system.name,
+                         message.error, message.ref.path)
+            system.failure = message.error
+            system.closed = True
+
+
+class ActorSystem:
+    """A tree of actors on one event loop (embedded), or spread over a Ray cluster.
+
+    Args:
+        name: the system's name (shown in logs and paths of remote refs).
+        cluster: ``None`` for the embedded runtime (no Ray), or a cluster
+            backend such as ``rayka.RayCluster(...)``.
+        throughput: messages an actor handles per turn before others run.
+        shutdown_timeout: seconds each actor's stop (children, ``on_stop``) may take.
+        clock: the clock for timers and backoff (``rayka.testing.ManualClock`` in tests).
+        guardian_strategy: how top-level actors are supervised.
+
+    Example:
+        >>> import rayka
+        >>> class Counter(rayka.Actor):
+        ...     def __init__(self, start=0):
+        ...         self.count = start
+        ...     def receive(self, message):
+        ...         if message == "get":
+        ...             return self.count
+        ...         self.count += message
+        >>> with rayka.ActorSystem("demo") as system:
+        ...     counter = system.spawn(Counter, 10, name="counter")
+        ...     counter.tell(5)
+        ...     counter.ask("get").result(timeout=1)
+        15
+    """
+
+    def __init__(self, name: str = "rayka", *, cluster: Any = None, throughput: int = _DEFAULT_THROUGHPUT,
+                 shutdown_timeout: float = 5.0, clock: Clock | None = None,
+                 guardian_strategy: Strategy = DEFAULT_STRATEGY, blocking_workers: int | None = None) -> None:
+        if not isinstance(name, str) or not name or "/" in name:
+            raise ValueError(f"system name must be a non-empty string without '/', got {name!r}")
+        if not isinstance(throughput, int) or throughput < 1:
+            raise ValueError(f"throughput must be a positive int, got {throughput!r}")
+        if shutdown_timeout is not None and shutdown_timeout < 0:
+            raise ValueError(f"shutdown_timeout must be >= 0 seconds, got {shutdown_timeout!r}")
+        self.name = name
+        self.uid = uuid.uuid4().hex[:12]
+        self.throughput = throughput
+        self.shutdown_timeout = shutdown_timeout
+        self.lock = threading.RLock()
+        self.closed = False
+        self.failure: BaseException | None = None
+        self.dead_letters = DeadLetters()
+        self._stats: Counter[str] = Counter()
+        self.started = 0
+        self.stopped = 0
+        self._uids = itertools.count(1)
+        self._names = itertools.count(1)
+        self._class_infos: dict[type, ClassInfo] = {}
+        self._executor = concurrent.futures.ThreadPoolExecutor(blocking_workers, thread_name_prefix=f"rayka-{name}-blocking")
+        self._loop = asyncio.new_event_loop()
+        started = threading.Event()
+        self._thread = threading.Thread(target=self._run_loop, args=(started,), name=f"rayka-{name}", daemon=True)
+        self._thread.start()
+        started.wait()
+        self._loop_thread = self._thread.ident
+        self._dispatcher = Dispatcher(self._loop, self._loop_thread)
+        self.clock = clock if clock is not None else LoopClock()
+        self.clock.attach(self._loop, self._loop_thread)
+        self._terminated = threading.Event()
+        root_info = self.class_info(_RootGuardian)
+        self._root = ActorCell(self, None, "", self.next_uid(), root_info, (), None, UnboundedQueue(), None)
+        self._root.create_instance()
+        self._user = self._root_spawn(_UserGuardian, "user", guardian_strategy)
+        self._system_guardian = self._root_spawn(_UserGuardian, "system", DEFAULT_STRATEGY)
+        self._cluster = None
+        if cluster is not None:
+            self._cluster = cluster.start(self)
+
+    def _run_loop(self, started: threading.Event) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.call_soon(started.set)
+        self._loop.run_forever()
+
+    def _root_spawn(self, cls: type, name: str, strategy: Strategy) -> ActorCell:
+        ref = self._root.spawn_child(cls, (strategy,), {}, None, None, None)
+        cell = ref._cell
+        with self.lock:  # guardians carry fixed names outside the user namespace
+            del self._root._children[cell.name]
+            cell.name = name
+            self._root._children[name] = cell
+        return cell
+
+    # -- public API ----------------------------------------------------------
+    def spawn(self, cls: type[Actor], *args: Any, name: str | None = None, mailbox: Mailbox | None = None,
+              restart: Any = None, node: Any = None, **kwargs: Any) -> ActorRef:
+        """Start a top-level actor ``cls(*args, **kwargs)`` under ``/user`` and return its ref.
+
+        Args:
+            name: unique among its siblings; generated when omitted.
+            mailbox: a mailbox spec (``rayka.mailbox.Bounded(...)``, ...); the class's ``mailbox`` otherwise.
+            restart: the child restart type (``rayka.Restart`` or its value); transient by default.
+            node: where to place it in cluster mode (a node index or id, ``"spread"``, ...).
+
+        Raises:
+            TypeError: ``cls`` is not an ``Actor`` subclass.
+            InvalidActorName: the name is taken or malformed.
+            SystemClosed: the system is shut down.
+        """
+        if node is not None or self._cluster is not None:
+            if self._cluster is None:
+                raise ValueError(f"spawn({getattr(cls, '__name__', cls)!r}, node={node!r}): placement needs "
+                                 "cluster mode; create the system with ActorSystem(name, cluster=rayka.RayCluster())")
+            return self._cluster.spawn(cls, args, kwargs, name=name, mailbox=mailbox, restart=restart, node=node)
+        return self._user.spawn_child(cls, args, kwargs, name, mailbox, restart)
+
+    def lookup(self, name_or_path: str) -> ActorRef:
+        """Find an actor by top-level name (``"counter"``) or path (``"/user/a/b"``).
+
+        Raises:
+            ActorNotFound: nothing lives there.
+        """
+        if not isinstance(name_or_path, str) or not name_or_path:
+            raise ActorNotFound(f"lookup needs a name or a path like '/user/a/b', got {name_or_path!r}")
+        if self._cluster is not None and not name_or_path.startswith("/"):
+            found = self._cluster.lookup(name_or_path)
+            if found is not None:
+                return found
+        parts = name_or_path.strip("/").split("/") if name_or_path.startswith("/") else ["user", name_or_path]
+        cell = self._root
+        for part in parts:
+            children = cell._children
+            cell = children.get(part) if children else None
+            if cell is None or cell.terminated:
+                raise ActorNotFound(
+                    f"no actor at {name_or_path!r} in system {self.name!r}; top-level actors live under "
+                    "'/user/<name>': check the name, or spawn it first"
+                )
+        return cell.ref
+
+    @property
+    def root(self) -> ActorRef:
+        """The user guardian's ref (``/user``): the parent of top-level actors."""
+        return self._user.ref
+
+    def statistics(self) -> dict[str, int]:
+        """Counters: failures, restarts, escalations, actors started and stopped, dead letters."""
+        with self.lock:
+            stats = dict(self._stats)
+        stats["dead_letters"] = self.dead_letters.count
+        stats["started"] = self.started
+        stats["stopped"] = self.stopped
+        stats["actors"] = self.started - self.stopped
+        return stats
+
+    def wait_terminated(self, ref: ActorRef, timeout: float | None = None) -> bool:
+        """Block until ``ref`` has terminated; False if ``timeout`` passed first."""
+        cell = ref._cell
+        if cell.terminated:
+            return True
+        done = threading.Event()
+        self._loop.call_soon_threadsafe(lambda: cell.termination_future().add_done_callback(lambda _: done.set()))
+        return done.wait(timeout)
+
+    def shutdown(self, timeout: float | None = None) -> bool:
+        """Stop every actor, children before parents, and the event loop.
+
+        Never hangs: after ``timeout`` seconds (default: twice the shutdown
+        timeout plus one) it gives up on stuck actors, logs them and returns
+        False. Safe to call twice and from any thread; from inside an actor
+        it starts the shutdown and returns at once.
+        """
+        with self.lock:
+            if self.closed:
+                return self._terminated.is_set()
+            self.closed = True
+        if self._cluster is not None:
+            self._cluster.shutdown()
+        self._root.request_stop()
+        if threading.get_ident() == self._loop_thread:
+            return False
+        limit = timeout if timeout is not None else 2 * (self.shutdown_timeout or 0) + 1.0
+        clean = self._terminated.wait(limit)
+        if not clean:
+            log.error("rayka: system %r: actors still stopping after %s s; abandoning them", self.name, limit)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=1.0)
+        if not self._thread.is_alive():
+            self._loop.close()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        return clean
+
+    def __enter__(self) -> ActorSystem:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.shutdown()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "running"
+        return f"<ActorSystem {self.name!r} {state} actors={self.statistics()['actors']}>"
+
+    def _repr_html_(self) -> str:
+        from ._display import system_html
+
+        return system_html(self)
+
+    def _html_for(self, ref: ActorRef) -> str:
+        from ._display import ref_html
+
+        return ref_html(ref)
+
+    # -- runtime internals (used by cells) -----------------------------------
+    def class_info(self, cls: Any) -> ClassInfo:
+        info = self._class_infos.get(cls)
+        if info is not None:
+            return info
+        if not (isinstance(cls, type) and issubclass(cls, Actor)):
+            raise TypeError(
+                f"spawn() needs a subclass of rayka.Actor, got {cls!r}; define "
+                "`class MyActor(rayka.Actor)` with a `receive(self, message)` method"
+            )
+        if cls.receive is Actor.receive:
+            raise TypeError(f"{cls.__name__} has no receive(); define `def receive(self, message)` in the class")
+        throughput = cls.throughput
+        if throughput is not None and (not isinstance(throughput, int) or throughput < 1):
+            raise ValueError(f"{cls.__name__}.throughput must be a positive int, got {throughput!r}")
+        if not isinstance(cls.supervisor_strategy, Strategy):
+            raise TypeError(f"{cls.__name__}.supervisor_strategy must be a rayka strategy such as rayka.OneForOne()")
+        info = ClassInfo(
+            cls=cls,
+            is_async=inspect.iscoroutinefunction(cls.receive),
+            blocking=bool(cls.blocking),
+            throughput=throughput,
+            mailbox=cls.mailbox,
+            has_on_start=cls.on_start is not Actor.on_start,
+            has_on_stop=cls.on_stop is not Actor.on_stop,
+            async_on_stop=inspect.iscoroutinefunction(cls.on_stop),
+            stash_capacity=getattr(cls, "stash_capacity", None),
+            shutdown_timeout=getattr(cls, "shutdown_timeout", None),
+        )
+        if info.is_async and info.blocking:
+            raise TypeError(f"{cls.__name__}: an async receive cannot also be blocking; pick one")
+        self._class_infos[cls] = info
+        return info
+
+    def default_queue(self) -> UnboundedQueue:
+        return UnboundedQueue()
+
+    def next_uid(self) -> int:
+        return next(self._uids)
+
+    def auto_name(self) -> str:
+        return f"${next(self._names):x}"
+
+    def count(self, what: str, n: int = 1) -> None:
+        with self.lock:
+            self._stats[what] += n
+
+    def run_blocking(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future:
+        return self._loop.run_in_executor(self._executor, fn, *args)
+
+    def remove_child(self, parent: ActorCell, child: ActorCell) -> None:
+        with self.lock:
+            children = parent._children
+            if children is not None and children.get(child.name) is child:
+                del children[child.name]
+
+    def on_terminated(self, cell: ActorCell) -> None:
+        self.stopped += 1
+        if cell is self._root:
+            self._terminated.set()
+
+    def root_failed(self, error: BaseException) -> None:
+        log.critical("rayka: system %r: the root guardian failed with %r; stopping everything", self.name, error)
+        self.failure = error
+        self.closed = True
+        self._root.state = 0
+        self._root.request_stop()
+
+    def _reduce_ref(self, cell: ActorCell) -> tuple:
+        if self._cluster is not None:
+            return self._cluster.reduce_ref(cell)
+        raise TypeError(
+            f"the ref to {cell.path} belongs to an embedded actor system and cannot be pickled; "
+            "use cluster mode (ActorSystem(name, cluster=rayka.RayCluster())) to send refs between processes"
+        )
+

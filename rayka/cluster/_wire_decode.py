@@ -1,0 +1,171 @@
+"""Decode batches back into records (see :mod:`rayka.cluster._wire_format`)."""
+
+from __future__ import annotations
+
+import io
+import pickle
+from collections.abc import Callable
+from typing import Any
+
+import msgpack
+
+from rayka._errors import SerializationError
+from rayka.cluster._wire_format import (
+    _EXT_HOOK,
+    _EXT_PICKLE,
+    _EXT_TUPLE,
+    WIRE_VERSION,
+    Hook,
+    MalformedBatch,
+    StreamId,
+    UndecodablePayload,
+)
+
+__all__ = ["Decoder"]
+
+
+class _HookUnpickler(pickle.Unpickler):
+    """An unpickler that rebuilds hooked objects with ``persistent_load``."""
+
+    def __init__(self, file: io.BytesIO, hook: Hook) -> None:
+        super().__init__(file)
+        self._hook = hook
+
+    def persistent_load(self, pid: Any) -> Any:
+        return self._hook(pid)
+
+
+class Decoder:
+    """Decode batches made by :class:`Encoder`.
+
+    Safe to share between threads.
+
+    Args:
+        decode_hook: Called with each substitute that the encode hook produced;
+            returns the rebuilt object.
+
+    Example:
+        >>> from rayka.cluster._wire_encode import Encoder
+        >>> data = Encoder().encode_batch(StreamId("n", 1), 0, [("/user/c", "/user/d", 2, {"k": (1, 2)}, 9)])
+        >>> Decoder().decode_batch(data)
+        (StreamId(node='n', incarnation=1), 0, [['/user/c', '/user/d', 2, {'k': (1, 2)}, 9]])
+    """
+
+    def __init__(self, *, decode_hook: Hook | None = None) -> None:
+        self._hook = decode_hook
+
+    def _make_ext_hook(self, failures: list[BaseException]) -> Callable[[int, bytes], Any]:
+        hook = self._hook
+        unpackb = msgpack.unpackb
+
+        def ext_hook(code: int, data: bytes) -> Any:
+            try:
+                if code == _EXT_TUPLE:
+                    return tuple(unpackb(data, ext_hook=ext_hook, strict_map_key=False))
+                if code == _EXT_PICKLE:
+                    if hook is None:
+                        return pickle.loads(data)
+                    return _HookUnpickler(io.BytesIO(data), hook).load()
+                if code == _EXT_HOOK:
+                    substitute = unpackb(data, ext_hook=ext_hook, strict_map_key=False)
+                    if hook is None:
+                        raise SerializationError("a hooked object arrived but this decoder has no decode_hook")
+                    return hook(substitute)
+                raise SerializationError(f"unknown msgpack ext type {code}")
+            except Exception as exc:
+                failures.append(exc)
+                return None
+
+        return ext_hook
+
+    def decode_batch(self, data: bytes) -> tuple[StreamId, int, list[list[Any]]]:
+        """Decode one batch.
+
+        Args:
+            data: Bytes from :meth:`Encoder.join_batch`.
+
+        Returns:
+            ``(stream_id, first_seq, records)``; record ``i`` has sequence
+            number ``first_seq + i`` and is a list
+            ``[target, sender, kind, payload, reply_id]``.
+
+        Raises:
+            MalformedBatch: The bytes are not a batch of this wire version.
+        """
+        failures: list[BaseException] = []
+        try:
+            batch = msgpack.unpackb(data, ext_hook=self._make_ext_hook(failures), strict_map_key=False)
+        except Exception as exc:
+            raise _malformed(data, f"not a msgpack batch ({type(exc).__name__}: {exc})") from exc
+        stream_id, first_seq, records = _check_header(batch)
+        try:
+            for record in records:
+                if type(record) is not list or len(record) != 5:
+                    raise ValueError(f"a record must be a list of 5, got {record!r:.80}")
+                kind = record[2]
+                if kind < 0:
+                    record[2] = ~kind
+                    record[3] = tuple(record[3])
+        except Exception as exc:
+            raise MalformedBatch(
+                f"malformed record in batch {first_seq} of {stream_id}: {exc}",
+                stream_id=stream_id,
+                first_seq=first_seq,
+                count=len(records),
+            ) from exc
+        if failures:
+            self._mark_undecodable(data, records)
+        return stream_id, first_seq, records
+
+    def _mark_undecodable(self, data: bytes, records: list[list[Any]]) -> None:
+        """Decode record by record to find the ones whose payload failed."""
+        failures: list[BaseException] = []
+        unpacker = msgpack.Unpacker(
+            ext_hook=self._make_ext_hook(failures), strict_map_key=False, max_buffer_size=len(data)
+        )
+        unpacker.feed(data)
+        unpacker.read_array_header()
+        for _ in range(4):
+            unpacker.skip()
+        unpacker.read_array_header()
+        for record in records:
+            seen = len(failures)
+            unpacker.unpack()
+            if len(failures) > seen:
+                record[3] = UndecodablePayload(failures[seen])
+
+
+def _check_header(batch: Any) -> tuple[StreamId, int, list[Any]]:
+    if type(batch) is not list or len(batch) != 5:
+        raise MalformedBatch(f"a batch must be a list of 5, got {type(batch).__name__}")
+    version, node, incarnation, first_seq, records = batch
+    if version != WIRE_VERSION:
+        raise MalformedBatch(f"wire version {version!r} is not supported (this node speaks {WIRE_VERSION})")
+    if type(node) is not str or type(incarnation) is not int:
+        raise MalformedBatch(f"bad stream id {node!r:.40}, {incarnation!r:.40}")
+    stream_id = StreamId(node, incarnation)
+    if type(first_seq) is not int or first_seq < 0:
+        raise MalformedBatch(f"bad first sequence number {first_seq!r:.40}", stream_id=stream_id)
+    if type(records) is not list:
+        raise MalformedBatch(f"bad records {type(records).__name__}", stream_id=stream_id, first_seq=first_seq)
+    return stream_id, first_seq, records
+
+
+def _malformed(data: Any, reason: str) -> MalformedBatch:
+    """Build a MalformedBatch, keeping the header when it can still be read."""
+    try:
+        unpacker = msgpack.Unpacker(strict_map_key=False, max_buffer_size=len(data))
+        unpacker.feed(data)
+        if unpacker.read_array_header() == 5 and unpacker.unpack() == WIRE_VERSION:
+            node, incarnation, first_seq = unpacker.unpack(), unpacker.unpack(), unpacker.unpack()
+            count = unpacker.read_array_header()
+            if type(node) is str and type(incarnation) is int and type(first_seq) is int:
+                return MalformedBatch(
+                    f"malformed batch {first_seq} of {StreamId(node, incarnation)}: {reason}",
+                    stream_id=StreamId(node, incarnation),
+                    first_seq=first_seq,
+                    count=count,
+                )
+    except Exception:  # noqa: S110 - the header is a best-effort extra
+        pass
+    return MalformedBatch(f"malformed batch: {reason}")

@@ -1,0 +1,222 @@
+"""Encode messages into records and records into batches (see :mod:`rayka.cluster._wire_format`)."""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Iterable, Sequence
+from itertools import chain
+from typing import Any
+
+import cloudpickle
+import msgpack
+from msgpack import ExtType
+
+from rayka._errors import SerializationError
+from rayka.cluster._wire_format import (
+    _EXT_HOOK,
+    _EXT_PICKLE,
+    _EXT_TUPLE,
+    _PICKLE_PROTOCOL,
+    WIRE_VERSION,
+    Hook,
+    StreamId,
+)
+
+__all__ = ["Encoder"]
+
+
+class _PickleFailed(Exception):
+    """Carry a pickling failure out of msgpack's ``default`` callback."""
+
+
+class _HookPickler(cloudpickle.Pickler):
+    """A cloudpickle pickler that hands hooked objects to ``persistent_id``."""
+
+    def __init__(self, file: io.BytesIO, hook: Hook) -> None:
+        super().__init__(file, protocol=_PICKLE_PROTOCOL)
+        self._hook = hook
+
+    def persistent_id(self, obj: Any) -> Any:
+        return self._hook(obj)
+
+
+class _HookPickler(cloudpickle.Pickler):
+    """A cloudpickle pickler that hands hooked objects to ``persistent_id``."""
+
+    def __init__(self, file: io.BytesIO, hook: Hook) -> None:
+        super().__init__(file, protocol=_PICKLE_PROTOCOL)
+        self._hook = hook
+
+    def persistent_id(self, obj: Any) -> Any:
+        return self._hook(obj)
+
+
+class Encoder:
+    """Encode records one at a time and join them into batches.
+
+    Safe to share between threads.
+
+    Args:
+        encode_hook: Called with each object msgpack cannot carry; returns an
+            encodable substitute, or ``None`` to let cloudpickle handle it.
+
+    Example:
+        >>> from rayka.cluster._wire_decode import Decoder
+        >>> enc = Encoder()
+        >>> rec = enc.encode_record("/user/c", None, 0, ("add", 5))
+        >>> data = enc.join_batch(StreamId("n", 1), 7, [rec])
+        >>> Decoder().decode_batch(data)[2]
+        [['/user/c', None, 0, ('add', 5), None]]
+    """
+
+    def __init__(self, *, encode_hook: Hook | None = None) -> None:
+        self._hook = encode_hook
+        self._pool: list[msgpack.Packer] = []
+        gil = getattr(sys, "_is_gil_enabled", lambda: True)()
+        self._fast = msgpack.Packer(strict_types=True, buf_size=4096).pack if gil else None
+
+    def _packer(self) -> msgpack.Packer:
+        return msgpack.Packer(default=self._default, strict_types=True, buf_size=1024)
+
+    def _pack(self, obj: Any) -> bytes:
+        """Pack ``obj`` with a pooled packer (re-entrant: nested calls get their own)."""
+        pool = self._pool
+        try:
+            packer = pool.pop()
+        except IndexError:
+            packer = self._packer()
+        try:
+            return packer.pack(obj)
+        finally:
+            pool.append(packer)
+
+    def _default(self, obj: Any) -> Any:
+        if type(obj) is tuple:
+            return ExtType(_EXT_TUPLE, self._pack(list(obj)))
+        hook = self._hook
+        if hook is not None:
+            substitute = hook(obj)
+            if substitute is not None:
+                return ExtType(_EXT_HOOK, self._pack(substitute))
+        try:
+            return ExtType(_EXT_PICKLE, self._dumps(obj))
+        except Exception as exc:
+            raise _PickleFailed(obj) from exc
+
+    def _dumps(self, obj: Any) -> bytes:
+        if self._hook is None:
+            return cloudpickle.dumps(obj, protocol=_PICKLE_PROTOCOL)
+        buffer = io.BytesIO()
+        _HookPickler(buffer, self._hook).dump(obj)
+        return buffer.getvalue()
+
+    def encode_record(
+        self, target: Any, sender: Any, kind: int, payload: Any, reply_id: int | None = None
+    ) -> bytes:
+        """Encode one message as a record, ready for :meth:`join_batch`.
+
+        Args:
+            target: The receiving actor's path or id (str or int).
+            sender: The sending actor's path, or ``None``.
+            kind: A non-negative int chosen by the router.
+            payload: The message.
+            reply_id: The id of the ask awaiting a reply, or ``None``.
+
+        Returns:
+            The record's bytes.
+
+        Raises:
+            SerializationError: The payload cannot be serialized; the
+                underlying error is in ``__cause__``.
+            ValueError: ``kind`` is negative.
+        """
+        if kind < 0:
+            raise ValueError(f"record kind must be a non-negative int, got {kind!r}")
+        fast = self._fast
+        if fast is not None:
+            # Plain data only: a packer without ``default`` runs no Python code,
+            # so under the GIL one packer serves every thread. Anything else
+            # (nested tuples, objects, huge ints) raises and takes the slow path.
+            try:
+                if type(payload) is tuple:
+                    return fast([target, sender, ~kind, [*payload], reply_id])
+                return fast([target, sender, kind, payload, reply_id])
+            except Exception:  # noqa: S110 - retried below with the full packer
+                pass
+        pool = self._pool
+        try:
+            packer = pool.pop()
+        except IndexError:
+            packer = self._packer()
+        try:
+            if type(payload) is tuple:
+                return packer.pack([target, sender, ~kind, [*payload], reply_id])
+            return packer.pack([target, sender, kind, payload, reply_id])
+        except _PickleFailed as exc:
+            raise _serialization_error(target, payload, exc.__cause__) from exc.__cause__
+        except Exception:
+            # msgpack itself refused (an int over 64 bits, a cycle, nesting over
+            # its depth limit, a str with lone surrogates): pickle the whole payload.
+            return self._encode_pickled(target, sender, kind, payload, reply_id)
+        finally:
+            pool.append(packer)
+
+    def _encode_pickled(
+        self, target: Any, sender: Any, kind: int, payload: Any, reply_id: int | None
+    ) -> bytes:
+        try:
+            pickled = ExtType(_EXT_PICKLE, self._dumps(payload))
+            return self._pack([target, sender, kind, pickled, reply_id])
+        except _PickleFailed as exc:
+            raise _serialization_error(target, payload, exc.__cause__) from exc.__cause__
+        except Exception as exc:
+            raise _serialization_error(target, payload, exc) from exc
+
+    def join_batch(self, stream_id: StreamId, first_seq: int, records: Sequence[bytes]) -> bytes:
+        """Join encoded records into one batch.
+
+        Args:
+            stream_id: The sending stream.
+            first_seq: Sequence number of ``records[0]``; the others follow on.
+            records: Records from :meth:`encode_record`.
+
+        Returns:
+            The batch's bytes, for :meth:`Decoder.decode_batch`.
+        """
+        node, incarnation = stream_id
+        header = self._pack([WIRE_VERSION, node, incarnation, first_seq])
+        # Turn the 4-element header (always a fixarray, 0x94) into a
+        # 5-element one (0x95) whose last element is the records array.
+        head = b"\x95" + header[1:] + _array_header(len(records))
+        return b"".join(chain((head,), records))
+
+    def encode_batch(
+        self, stream_id: StreamId, first_seq: int, records: Iterable[Sequence[Any]]
+    ) -> bytes:
+        """Encode ``(target, sender, kind, payload, reply_id)`` records into one batch.
+
+        Raises:
+            SerializationError: A payload cannot be serialized.
+        """
+        encode = self.encode_record
+        return self.join_batch(stream_id, first_seq, [encode(*record) for record in records])
+
+
+def _array_header(n: int) -> bytes:
+    if n < 16:
+        return bytes((0x90 | n,))
+    if n < 0x10000:
+        return b"\xdc" + n.to_bytes(2, "big")
+    return b"\xdd" + n.to_bytes(4, "big")
+
+
+def _serialization_error(target: Any, payload: Any, cause: BaseException | None) -> SerializationError:
+    kind = type(payload)
+    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    return SerializationError(
+        f"cannot serialize a message of type {name} for {target!r} on another node: {cause}. "
+        "Send plain data (None, bool, int, float, str, bytes, list, tuple, dict) or picklable "
+        "objects such as frozen dataclasses; keep locks, sockets, open files, generators and "
+        "other live resources inside the actor that owns them."
+    )

@@ -1,0 +1,257 @@
+"""Mailbox queues: the per-actor storage behind a mailbox spec.
+
+A queue holds *envelopes* ``(message, sender, reply)``. ``put`` is safe from
+any thread; ``take`` is called only by the dispatcher on the system's loop
+thread. The default unbounded queue is the hot path and keeps no lock: a
+``collections.deque`` appends and pops atomically under the GIL.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+__all__ = ["BoundedQueue", "MailboxStatistics", "PriorityQueue", "UnboundedQueue"]
+
+Envelope = tuple  # (message, sender, reply)
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxStatistics:
+    """A snapshot of one mailbox's counters.
+
+    Attributes:
+        queued: envelopes waiting now.
+        peak: the most envelopes ever waiting at once.
+        dropped: envelopes refused or evicted by an overflow policy.
+        processed: envelopes taken out and handled.
+        capacity: the bound, or ``None`` for unbounded.
+        waiting: senders waiting for space (``backpressure`` policy).
+    """
+
+    queued: int
+    peak: int
+    dropped: int
+    processed: int
+    capacity: int | None
+    waiting: int = 0
+
+
+class UnboundedQueue:
+    """FIFO with no bound; the deque is created on the first message (idle actors stay small)."""
+
+    __slots__ = ("_q", "peak", "dropped", "processed")
+    capacity: int | None = None
+
+    def __init__(self) -> None:
+        self._q: deque | None = None
+        self.peak = 0
+        self.dropped = 0
+        self.processed = 0
+
+    def put(self, envelope: Envelope) -> None:
+        q = self._q
+        if q is None:
+            q = self._q = deque()
+        q.append(envelope)
+        n = len(q)
+        if n > self.peak:
+            self.peak = n
+
+    force = put  # signals bypass any bound
+
+    def take(self) -> Envelope | None:
+        q = self._q
+        if q:
+            self.processed += 1
+            return q.popleft()
+        return None
+
+    def prepend(self, envelopes: Iterable[Envelope]) -> None:
+        """Put envelopes back at the front, in their order (unstash)."""
+        q = self._q
+        if q is None:
+            q = self._q = deque()
+        q.extendleft(reversed(list(envelopes)))
+        self.peak = max(self.peak, len(q))
+
+    def drain(self) -> list[Envelope]:
+        q = self._q
+        if not q:
+            return []
+        out = list(q)
+        q.clear()
+        return out
+
+    def __len__(self) -> int:
+        q = self._q
+        return len(q) if q is not None else 0
+
+    def statistics(self) -> MailboxStatistics:
+        return MailboxStatistics(len(self), self.peak, self.dropped, self.processed, self.capacity)
+
+
+class BoundedQueue(UnboundedQueue):
+    """FIFO with a bound and an overflow policy; guarded by a lock for exact counts.
+
+    ``put`` returns the envelope that was dropped (the new one or the oldest),
+    or ``None`` when nothing was; with policy ``fail`` or a full
+    ``backpressure`` queue it raises ``OverflowError`` for the caller to turn
+    into :class:`~rayka.MailboxFull`.
+    """
+
+    __slots__ = ("capacity", "overflow", "_lock", "_waiters")
+
+    def __init__(self, capacity: int, overflow: str) -> None:
+        super().__init__()
+        self.capacity = capacity
+        self.overflow = overflow
+        self._lock = threading.Lock()
+        self._waiters: deque | None = None
+
+    def put(self, envelope: Envelope) -> Envelope | None:  # type: ignore[override]
+        with self._lock:
+            q = self._q
+            if q is None:
+                q = self._q = deque()
+            if len(q) < self.capacity and not self._waiters:
+                q.append(envelope)
+                if len(q) > self.peak:
+                    self.peak = len(q)
+                return None
+            policy = self.overflow
+            if policy == "drop_new":
+                self.dropped += 1
+                return envelope
+            if policy == "drop_oldest":
+                oldest = q.popleft()
+                q.append(envelope)
+                self.dropped += 1
+                return oldest
+            raise OverflowError(self.capacity)
+
+    def force(self, envelope: Envelope) -> None:
+        """Append even when full (lifecycle signals are not subject to the bound)."""
+        with self._lock:
+            if self._q is None:
+                self._q = deque()
+            self._q.append(envelope)
+
+    def offer(self, envelope: Envelope, on_admit: Callable[[], None]) -> bool:
+        """Put now if there is room, else wait in line; ``on_admit`` runs when it enters the queue."""
+        with self._lock:
+            q = self._q
+            if q is None:
+                q = self._q = deque()
+            if len(q) < self.capacity and not self._waiters:
+                q.append(envelope)
+                self.peak = max(self.peak, len(q))
+                return True
+            if self._waiters is None:
+                self._waiters = deque()
+            self._waiters.append((envelope, on_admit))
+            return False
+
+    def take(self) -> Envelope | None:
+        admitted = None
+        with self._lock:
+            q = self._q
+            if not q:
+                return None
+            envelope = q.popleft()
+            self.processed += 1
+            waiters = self._waiters
+            if waiters:
+                waiting, admitted = waiters.popleft()
+                q.append(waiting)
+        if admitted is not None:
+            admitted()
+        return envelope
+
+    def drain(self) -> list[Envelope]:
+        with self._lock:
+            out = super().drain()
+            if self._waiters:
+                out.extend(envelope for envelope, _ in self._waiters)
+                self._waiters.clear()
+            return out
+
+    def statistics(self) -> MailboxStatistics:
+        with self._lock:
+            return MailboxStatistics(
+                len(self), self.peak, self.dropped, self.processed, self.capacity,
+                len(self._waiters) if self._waiters else 0,
+            )
+
+
+class PriorityQueue(UnboundedQueue):
+    """Lowest ``key(message)`` first; equal keys keep arrival order (a stable priority mailbox)."""
+
+    __slots__ = ("_key", "_heap", "_seq", "_front", "_lock", "capacity", "overflow")
+
+    def __init__(self, key: Callable[[Any], Any], capacity: int | None, overflow: str) -> None:
+        super().__init__()
+        self._key = key
+        self._heap: list = []
+        self._seq = 0
+        self._front = 0
+        self._lock = threading.Lock()
+        self.capacity = capacity
+        self.overflow = overflow
+
+    def put(self, envelope: Envelope) -> Envelope | None:  # type: ignore[override]
+        priority = self._key(envelope[0])
+        with self._lock:
+            heap = self._heap
+            if self.capacity is not None and len(heap) >= self.capacity:
+                if self.overflow == "drop_new":
+                    self.dropped += 1
+                    return envelope
+                if self.overflow == "drop_oldest":
+                    self.dropped += 1
+                    # evict the least urgent: the largest key, latest arrival
+                    victim = max(heap)
+                    heap.remove(victim)
+                    heapq.heapify(heap)
+                    self._push(priority, envelope)
+                    return victim[2]
+                raise OverflowError(self.capacity)
+            self._push(priority, envelope)
+            return None
+
+    def force(self, envelope: Envelope) -> None:
+        with self._lock:
+            self._push(self._key(envelope[0]), envelope)
+
+    def _push(self, priority: Any, envelope: Envelope) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (priority, self._seq, envelope))
+        if len(self._heap) > self.peak:
+            self.peak = len(self._heap)
+
+    def take(self) -> Envelope | None:
+        with self._lock:
+            if not self._heap:
+                return None
+            self.processed += 1
+            return heapq.heappop(self._heap)[2]
+
+    def prepend(self, envelopes: Iterable[Envelope]) -> None:
+        # Unstashed envelopes re-enter by priority; among equals they go first.
+        items = list(envelopes)
+        with self._lock:
+            self._front -= len(items)
+            for i, envelope in enumerate(items):
+                heapq.heappush(self._heap, (self._key(envelope[0]), self._front + i, envelope))
+
+    def drain(self) -> list[Envelope]:
+        with self._lock:
+            out = [entry[2] for entry in sorted(self._heap)]
+            self._heap.clear()
+            return out
+
+    def __len__(self) -> int:
+        return len(self._heap)

@@ -1,0 +1,225 @@
+"""The one thread that writes a journal, grouping queued requests into transactions.
+
+A request is a tuple ``(kind, persistence_id, data, seq, future)``. The
+writer takes the first queued request, lingers up to ``window`` seconds for
+more (at most ``max_group``), stages them in one transaction, commits, and
+only then resolves their futures. If staging fails, the transaction is rolled
+back and each request is retried on its own, so one bad request does not
+take its neighbours down; if the commit itself fails, every future of the
+group fails with :class:`JournalError`. Sequence numbers are assigned here,
+inside the transaction, so a failed transaction leaves no gap.
+"""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from rayka._errors import JournalError
+
+__all__ = ["APPEND", "DELETE", "SNAPSHOT", "STOP", "GroupWriter"]
+
+APPEND, SNAPSHOT, DELETE = 0, 1, 2
+STOP: Any = object()
+IDLE_GAP = 0.0002
+
+_HEAD_SQL = (
+    "SELECT max(coalesce((SELECT max(seq) FROM events WHERE persistence_id = ?1), 0),"
+    " coalesce((SELECT up_to FROM deletions WHERE persistence_id = ?1), 0))"
+)
+
+
+class GroupWriter:
+    """Own the writer connection of a journal and the thread that uses it.
+
+    Args:
+        path: The journal's path, for messages and the thread's name.
+        conn: The writer connection (autocommit mode); closed when the thread ends.
+        per_request: Commit every request on its own (``sync="always"``).
+        window: Seconds to linger for more requests after the first of a group.
+        max_group: Most requests in one transaction.
+        on_exit: Called by the thread once it has closed ``conn``, before it
+            fails what is left in the queue; it must stop further requests
+            from being queued. ``on_exit(error)`` gets the writer's own crash, if any.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        conn: sqlite3.Connection,
+        *,
+        per_request: bool,
+        window: float,
+        max_group: int,
+        on_exit: Callable[[BaseException | None], None],
+    ) -> None:
+        self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        #: appends, commits, events, bytes, failed: written only by the thread.
+        self.stats = [0, 0, 0, 0, 0]
+        self._path = path
+        self._conn = conn
+        self._per_request = per_request
+        self._window = window
+        self._max_group = max_group
+        self._on_exit = on_exit
+        self._heads: dict[str, int] = {}
+        self.thread = threading.Thread(target=self._run, name=f"rayka-journal:{path}", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        group: list[Any] = []
+        crash: BaseException | None = None
+        get, get_nowait, empty = self.queue.get, self.queue.get_nowait, queue.Empty
+        try:
+            stop = False
+            while not stop:
+                item = get()
+                if item is STOP:
+                    break
+                group = [item]
+                deadline = time.monotonic() + self._window
+                while len(group) < self._max_group:
+                    try:
+                        item = get_nowait()
+                    except empty:
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            break
+                        try:
+                            item = get(timeout=min(remaining, IDLE_GAP))
+                        except empty:
+                            break
+                    if item is STOP:
+                        stop = True
+                        break
+                    group.append(item)
+                self._write(group)
+                group = []
+        except BaseException as exc:  # pragma: no cover - a bug in the writer
+            crash = exc
+            self._fail(group, _chain(f"the writer thread of journal {self._path!r} died: {exc!r}", exc))
+            raise
+        finally:
+            self._finish(crash)
+
+    def _write(self, group: list[Any]) -> None:
+        live = [request for request in group if request[4].set_running_or_notify_cancel()]
+        if self._per_request:
+            for request in live:
+                self._transact([request])
+        elif live:
+            self._transact(live)
+
+    def _transact(self, requests: list[Any]) -> None:
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            results, events, size = self._stage(requests)
+        except sqlite3.Error as exc:
+            self._rollback()
+            if len(requests) > 1:  # find the request at fault: retry each on its own
+                for request in requests:
+                    self._transact([request])
+            else:
+                self._fail(requests, self._error("could not write to", exc))
+            return
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            self._fail(requests, self._error("could not commit to", exc))
+            return
+        stats = self.stats
+        stats[0] += sum(1 for request in requests if request[0] == APPEND)
+        stats[1] += 1
+        stats[2] += events
+        stats[3] += size
+        for request, result in zip(requests, results):
+            request[4].set_result(result)
+
+    def _stage(self, requests: list[Any]) -> tuple[list[Any], int, int]:
+        conn, heads = self._conn, self._heads
+        rows: list[tuple[str, int, bytes]] = []
+        results: list[Any] = []
+        events = size = 0
+        for kind, pid, data, seq, _future in requests:
+            head = heads.get(pid)
+            if head is None:
+                head = int(conn.execute(_HEAD_SQL, (pid,)).fetchone()[0])
+            if kind == APPEND:
+                for payload in data:
+                    head += 1
+                    rows.append((pid, head, payload))
+                    size += len(payload)
+                heads[pid] = head
+                results.append(head)
+                continue
+            if rows:  # a deletion must see the events appended before it
+                conn.executemany("INSERT INTO events VALUES (?, ?, ?)", rows)
+                events += len(rows)
+                rows = []
+            heads[pid] = head
+            if kind == SNAPSHOT:
+                conn.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", (pid, seq, data))
+                conn.execute("DELETE FROM snapshots WHERE persistence_id = ? AND seq < ?", (pid, seq))
+                results.append(None)
+            else:
+                up_to = min(seq, head)
+                cursor = conn.execute("DELETE FROM events WHERE persistence_id = ? AND seq <= ?", (pid, up_to))
+                results.append(cursor.rowcount)
+                conn.execute(
+                    "INSERT INTO deletions VALUES (?1, ?2)"
+                    " ON CONFLICT(persistence_id) DO UPDATE SET up_to = max(up_to, ?2)",
+                    (pid, up_to),
+                )
+        if rows:
+            conn.executemany("INSERT INTO events VALUES (?, ?, ?)", rows)
+            events += len(rows)
+        return results, events, size
+
+    def _rollback(self) -> None:
+        self._heads.clear()  # numbers handed out in the failed transaction are void
+        try:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+    def _error(self, what: str, exc: BaseException) -> JournalError:
+        return _chain(
+            f"{what} journal {self._path!r}: {exc}; nothing of this request was written "
+            "(check free disk space and the file's permissions)",
+            exc,
+        )
+
+    def _fail(self, requests: list[Any], error: JournalError) -> None:
+        for request in requests:
+            future = request[4]
+            if future.running() or future.set_running_or_notify_cancel():
+                future.set_exception(error)
+                self.stats[4] += 1
+
+    def _finish(self, crash: BaseException | None) -> None:
+        try:
+            self._conn.close()
+        finally:
+            self._on_exit(crash)  # after this, nothing more is queued
+        leftovers = []
+        while True:
+            try:
+                item = self.queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not STOP:
+                leftovers.append(item)
+        self._fail(leftovers, JournalError(f"journal {self._path!r} closed before this request was written"))
+
+
+def _chain(message: str, cause: BaseException) -> JournalError:
+    error = JournalError(message)
+    error.__cause__ = cause
+    return error
