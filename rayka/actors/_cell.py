@@ -149,6 +149,20 @@ class ActorCell(Lifecycle, ActorContext):
             self.dispatcher.schedule(self)
         return reply
 
+    def put_envelope(self, envelope: tuple) -> None:
+        """Queue an envelope built elsewhere (the cluster router's asks); dead targets fail its reply."""
+        if self.state == TERMINATED:
+            self._dead_letter(envelope, "stopped")
+            return
+        try:
+            dropped = self._put(envelope)
+        except OverflowError:
+            self._dead_letter(envelope, "overflow")
+            return
+        if dropped is not None:
+            self._dead_letter(dropped, "overflow")
+        self.wake()
+
     def send(self, message: Any, sender: ActorRef | None) -> Reply:
         reply: Reply = Reply(None, "send to " + self.path, self._system._loop_thread)
         offer = getattr(self.mailbox, "offer", None)

@@ -26,7 +26,7 @@ _get_ident = threading.get_ident
 class Dispatcher:
     """Runs ready actors on one event loop; ``schedule`` is safe from any thread."""
 
-    __slots__ = ("loop", "thread_id", "ready", "_armed", "turns_per_slice")
+    __slots__ = ("loop", "thread_id", "ready", "_armed", "turns_per_slice", "current")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, thread_id: int, turns_per_slice: int = 256) -> None:
         self.loop = loop
@@ -34,6 +34,7 @@ class Dispatcher:
         self.ready: deque[ActorCell] = deque()
         self._armed = False
         self.turns_per_slice = turns_per_slice
+        self.current: ActorCell | None = None  # the actor whose turn it is, for backpressure
 
     def schedule(self, cell: ActorCell) -> None:
         """Put ``cell`` on the ready queue and make sure a drain is coming."""
@@ -57,7 +58,9 @@ class Dispatcher:
         turns = self.turns_per_slice
         while ready and turns:
             turns -= 1
-            popleft().run()
+            cell = self.current = popleft()
+            cell.run()
+        self.current = None
         if ready:
             self.loop.call_soon(self._drain)
             return

@@ -8,7 +8,8 @@ future resolves (committed, and fsynced unless ``sync="off"``). Scenarios:
 - ``group``, 1 producer keeping up to 4096 appends outstanding;
 - ``always`` (one transaction and one fsync per append), same single producer;
 - ``off`` (grouped, no fsync), for reference;
-- ``group``, 1 producer waiting for each append before the next (latency).
+- ``group``, 1 and 16 producers each waiting for each append before the
+  next, like persistent actors that confirm every event (latency).
 
 The run prints a table, then one JSON line with the same figures.
 """
@@ -31,12 +32,17 @@ from rayka.persistence import SqliteJournal
 
 __all__ = ["main", "run"]
 
-_SCENARIOS: list[dict[str, Any]] = [
-    {"name": "group-4-producers", "sync": "group", "producers": 4, "outstanding": 256, "events": (200_000, 20_000)},
-    {"name": "group-1-producer", "sync": "group", "producers": 1, "outstanding": 4096, "events": (200_000, 20_000)},
-    {"name": "always-1-producer", "sync": "always", "producers": 1, "outstanding": 4096, "events": (3_000, 500)},
-    {"name": "off-1-producer", "sync": "off", "producers": 1, "outstanding": 4096, "events": (200_000, 20_000)},
-    {"name": "group-1-waiting", "sync": "group", "producers": 1, "outstanding": 1, "events": (1_000, 200)},
+def _spec(name: str, sync: str, producers: int, outstanding: int, full: int, quick: int) -> dict[str, Any]:
+    return {"name": name, "sync": sync, "producers": producers, "outstanding": outstanding, "events": (full, quick)}
+
+
+_SCENARIOS = [
+    _spec("group-4-producers", "group", 4, 256, 200_000, 20_000),
+    _spec("group-1-producer", "group", 1, 4096, 200_000, 20_000),
+    _spec("always-1-producer", "always", 1, 4096, 3_000, 500),
+    _spec("off-1-producer", "off", 1, 4096, 200_000, 20_000),
+    _spec("group-1-waiting", "group", 1, 1, 2_000, 300),
+    _spec("group-16-waiting", "group", 16, 1, 16_000, 3_200),
 ]
 
 
@@ -79,7 +85,8 @@ def _scenario(directory: str, spec: dict[str, Any], events: int, payload: bytes)
         "events_per_s": round(persisted / elapsed),
         "commits": stats.commits,
         "events_per_commit": round(persisted / max(stats.commits, 1), 1),
-        "mean_latency_ms": round(elapsed / persisted * 1000, 3) if spec["outstanding"] == 1 else None,
+        # Little's law: requests in flight / throughput.
+        "mean_latency_ms": round(producers * spec["outstanding"] * elapsed / persisted * 1000, 3),
     }
 
 
@@ -126,12 +133,15 @@ def run(quick: bool = False, *, directory: str | None = None, payload_size: int 
 
 
 def _table(report: dict[str, Any]) -> str:
-    header = f"{'scenario':<20}{'sync':<8}{'prod':>5}{'outst':>7}{'events':>9}{'events/s':>11}{'commits':>9}{'ev/commit':>11}"
+    header = (
+        f"{'scenario':<20}{'sync':<8}{'prod':>5}{'outst':>7}{'events':>9}"
+        f"{'events/s':>11}{'commits':>9}{'ev/commit':>11}{'lat ms':>9}"
+    )
     lines = [header, "-" * len(header)]
     for row in report["results"]:
         lines.append(
             f"{row['scenario']:<20}{row['sync']:<8}{row['producers']:>5}{row['outstanding']:>7}{row['events']:>9}"
-            f"{row['events_per_s']:>11,}{row['commits']:>9}{row['events_per_commit']:>11}"
+            f"{row['events_per_s']:>11,}{row['commits']:>9}{row['events_per_commit']:>11}{row['mean_latency_ms']:>9}"
         )
     lines.append(f"payload {report['payload_bytes']} B, filesystem {report['filesystem']}, {report['cpus']} CPUs")
     return "\n".join(lines)

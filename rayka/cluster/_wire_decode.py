@@ -137,17 +137,25 @@ class Decoder:
 
 def _check_header(batch: Any) -> tuple[StreamId, int, list[Any]]:
     if type(batch) is not list or len(batch) != 5:
-        raise MalformedBatch(f"a batch must be a list of 5, got {type(batch).__name__}")
+        raise MalformedBatch(f"malformed batch: expected a list of 5, got {type(batch).__name__}")
     version, node, incarnation, first_seq, records = batch
     if version != WIRE_VERSION:
-        raise MalformedBatch(f"wire version {version!r} is not supported (this node speaks {WIRE_VERSION})")
+        raise MalformedBatch(
+            f"malformed batch: wire version {version!r:.40} is not supported (this node speaks {WIRE_VERSION})"
+        )
     if type(node) is not str or type(incarnation) is not int:
-        raise MalformedBatch(f"bad stream id {node!r:.40}, {incarnation!r:.40}")
+        raise MalformedBatch(f"malformed batch: bad stream id ({node!r:.40}, {incarnation!r:.40})")
     stream_id = StreamId(node, incarnation)
     if type(first_seq) is not int or first_seq < 0:
-        raise MalformedBatch(f"bad first sequence number {first_seq!r:.40}", stream_id=stream_id)
+        raise MalformedBatch(
+            f"malformed batch of {stream_id}: bad first sequence number {first_seq!r:.40}", stream_id=stream_id
+        )
     if type(records) is not list:
-        raise MalformedBatch(f"bad records {type(records).__name__}", stream_id=stream_id, first_seq=first_seq)
+        raise MalformedBatch(
+            f"malformed batch {first_seq} of {stream_id}: records are a {type(records).__name__}, not a list",
+            stream_id=stream_id,
+            first_seq=first_seq,
+        )
     return stream_id, first_seq, records
 
 
@@ -159,7 +167,7 @@ def _malformed(data: Any, reason: str) -> MalformedBatch:
         if unpacker.read_array_header() == 5 and unpacker.unpack() == WIRE_VERSION:
             node, incarnation, first_seq = unpacker.unpack(), unpacker.unpack(), unpacker.unpack()
             count = unpacker.read_array_header()
-            if type(node) is str and type(incarnation) is int and type(first_seq) is int:
+            if type(node) is str and type(incarnation) is int and type(first_seq) is int and first_seq >= 0:
                 return MalformedBatch(
                     f"malformed batch {first_seq} of {StreamId(node, incarnation)}: {reason}",
                     stream_id=StreamId(node, incarnation),

@@ -41,17 +41,6 @@ class _HookPickler(cloudpickle.Pickler):
         return self._hook(obj)
 
 
-class _HookPickler(cloudpickle.Pickler):
-    """A cloudpickle pickler that hands hooked objects to ``persistent_id``."""
-
-    def __init__(self, file: io.BytesIO, hook: Hook) -> None:
-        super().__init__(file, protocol=_PICKLE_PROTOCOL)
-        self._hook = hook
-
-    def persistent_id(self, obj: Any) -> Any:
-        return self._hook(obj)
-
-
 class Encoder:
     """Encode records one at a time and join them into batches.
 
@@ -154,7 +143,7 @@ class Encoder:
                 return packer.pack([target, sender, ~kind, [*payload], reply_id])
             return packer.pack([target, sender, kind, payload, reply_id])
         except _PickleFailed as exc:
-            raise _serialization_error(target, payload, exc.__cause__) from exc.__cause__
+            raise _serialization_error(target, payload, exc.__cause__, exc.args[0]) from exc.__cause__
         except Exception:
             # msgpack itself refused (an int over 64 bits, a cycle, nesting over
             # its depth limit, a str with lone surrogates): pickle the whole payload.
@@ -169,7 +158,7 @@ class Encoder:
             pickled = ExtType(_EXT_PICKLE, self._dumps(payload))
             return self._pack([target, sender, kind, pickled, reply_id])
         except _PickleFailed as exc:
-            raise _serialization_error(target, payload, exc.__cause__) from exc.__cause__
+            raise _serialization_error(target, payload, exc.__cause__, exc.args[0]) from exc.__cause__
         except Exception as exc:
             raise _serialization_error(target, payload, exc) from exc
 
@@ -211,12 +200,18 @@ def _array_header(n: int) -> bytes:
     return b"\xdd" + n.to_bytes(4, "big")
 
 
-def _serialization_error(target: Any, payload: Any, cause: BaseException | None) -> SerializationError:
-    kind = type(payload)
-    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+def _type_name(obj: Any) -> str:
+    kind = type(obj)
+    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _serialization_error(
+    target: Any, payload: Any, cause: BaseException | None, part: Any = None
+) -> SerializationError:
+    inside = "" if part is None or part is payload else f" (it holds a {_type_name(part)} that cannot travel)"
     return SerializationError(
-        f"cannot serialize a message of type {name} for {target!r} on another node: {cause}. "
-        "Send plain data (None, bool, int, float, str, bytes, list, tuple, dict) or picklable "
+        f"cannot serialize a message of type {_type_name(payload)} for {target!r} on another node{inside}: "
+        f"{cause}. Send plain data (None, bool, int, float, str, bytes, list, tuple, dict) or picklable "
         "objects such as frozen dataclasses; keep locks, sockets, open files, generators and "
         "other live resources inside the actor that owns them."
     )

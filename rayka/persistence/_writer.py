@@ -1,12 +1,16 @@
 """The one thread that writes a journal, grouping queued requests into transactions.
 
 A request is a tuple ``(kind, persistence_id, data, seq, future)``. The
-writer takes the first queued request, lingers up to ``window`` seconds for
-more (at most ``max_group``), stages them in one transaction, commits, and
+writer takes the first queued request and everything queued behind it, then
+lingers for more: until ``window`` seconds after the first, or until none has
+come for 0.2 ms (so producers that wait for each write are not held up for
+the whole window), or until it has ``max_group``. It stages them in one transaction, commits, and
 only then resolves their futures. If staging fails, the transaction is rolled
-back and each request is retried on its own, so one bad request does not
-take its neighbours down; if the commit itself fails, every future of the
-group fails with :class:`JournalError`. Sequence numbers are assigned here,
+back; if the error is one that a single request can cause (a constraint, a
+payload too big), each request is retried on its own so one bad request
+does not take its neighbours down. Any other error (I/O, disk full, a
+damaged file), and any error of the commit itself, fails every future of
+the group with :class:`JournalError`. Sequence numbers are assigned here,
 inside the transaction, so a failed transaction leaves no gap.
 """
 
@@ -25,7 +29,12 @@ __all__ = ["APPEND", "DELETE", "SNAPSHOT", "STOP", "GroupWriter"]
 
 APPEND, SNAPSHOT, DELETE = 0, 1, 2
 STOP: Any = object()
-IDLE_GAP = 0.0002
+#: The writer stops lingering for more requests once none came for this long.
+_IDLE_GAP = 0.0002
+
+# Errors that one bad request can cause (a constraint, a payload too big);
+# the others (I/O, disk full, locked, damaged file) would fail every request.
+_REQUEST_ERRORS = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, sqlite3.ProgrammingError)
 
 _HEAD_SQL = (
     "SELECT max(coalesce((SELECT max(seq) FROM events WHERE persistence_id = ?1), 0),"
@@ -58,8 +67,8 @@ class GroupWriter:
         on_exit: Callable[[BaseException | None], None],
     ) -> None:
         self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        #: appends, commits, events, bytes, failed: written only by the thread.
-        self.stats = [0, 0, 0, 0, 0]
+        #: (appends, commits, events, bytes, failed), replaced whole by the thread.
+        self.stats: tuple[int, ...] = (0, 0, 0, 0, 0)
         self._path = path
         self._conn = conn
         self._per_request = per_request
@@ -90,7 +99,7 @@ class GroupWriter:
                         if remaining <= 0:
                             break
                         try:
-                            item = get(timeout=min(remaining, IDLE_GAP))
+                            item = get(timeout=min(remaining, _IDLE_GAP))
                         except empty:
                             break
                     if item is STOP:
@@ -121,7 +130,7 @@ class GroupWriter:
             results, events, size = self._stage(requests)
         except sqlite3.Error as exc:
             self._rollback()
-            if len(requests) > 1:  # find the request at fault: retry each on its own
+            if len(requests) > 1 and isinstance(exc, _REQUEST_ERRORS):  # retry each to find the culprit
                 for request in requests:
                     self._transact([request])
             else:
@@ -133,11 +142,9 @@ class GroupWriter:
             self._rollback()
             self._fail(requests, self._error("could not commit to", exc))
             return
-        stats = self.stats
-        stats[0] += sum(1 for request in requests if request[0] == APPEND)
-        stats[1] += 1
-        stats[2] += events
-        stats[3] += size
+        appends, commits, total, size_total, failed = self.stats
+        appends += sum(1 for request in requests if request[0] == APPEND)
+        self.stats = (appends, commits + 1, total + events, size_total + size, failed)
         for request, result in zip(requests, results):
             request[4].set_result(result)
 
@@ -201,7 +208,8 @@ class GroupWriter:
             future = request[4]
             if future.running() or future.set_running_or_notify_cancel():
                 future.set_exception(error)
-                self.stats[4] += 1
+                *counts, failed = self.stats
+                self.stats = (*counts, failed + 1)
 
     def _finish(self, crash: BaseException | None) -> None:
         try:

@@ -141,16 +141,26 @@ def test_threads_appending_concurrently_get_unique_contiguous_sequence_numbers(j
 # --------------------------------------------------------------- group commit
 
 
-def test_appends_within_the_group_window_share_one_commit(path: str) -> None:
+def test_appends_queued_during_a_commit_share_the_next_commit(path: str) -> None:
     with SqliteJournal(path, group_window=0.2) as journal:
+        slow = journal.append("bulk", [bytes(1000)] * 10_000)  # keeps the writer busy while the rest queue up
         futures = [journal.append(f"actor-{i % 7}", [b"e" * 10, b"f" * 5]) for i in range(200)]
-        wait_all(futures)
+        wait_all([slow, *futures])
+        stats = journal.statistics()
+
+    assert stats.appends == 201
+    assert stats.events == 10_000 + 400
+    assert stats.bytes == 10_000 * 1000 + 200 * 15
+    assert stats.commits <= 3, stats
+
+
+def test_appends_within_the_group_window_are_grouped(path: str) -> None:
+    with SqliteJournal(path, group_window=0.2) as journal:
+        wait_all([journal.append("a", [b"x"]) for _ in range(200)])
         stats = journal.statistics()
 
     assert stats.appends == 200
-    assert stats.events == 400
-    assert stats.bytes == 200 * 15
-    assert stats.commits <= 3, stats
+    assert stats.commits <= 40, stats
 
 
 def test_max_group_bounds_the_appends_in_one_commit(path: str) -> None:
@@ -176,6 +186,20 @@ def test_statistics_are_a_frozen_record(journal: SqliteJournal) -> None:
     assert stats == JournalStatistics()
     with pytest.raises(FrozenInstanceError):
         stats.commits = 1  # type: ignore[misc]
+
+
+def test_an_append_cancelled_before_the_writer_takes_it_is_not_written(journal: SqliteJournal) -> None:
+    busy = journal.append("bulk", [bytes(1000)] * 50_000)
+    deadline = time.monotonic() + 10
+    while not busy.running():  # the writer has taken it and is busy writing it
+        assert time.monotonic() < deadline
+        time.sleep(0.0005)
+    cancelled = journal.append("c", [b"never"])
+
+    assert cancelled.cancel()
+    busy.result(timeout=30)
+    assert journal.append("c", [b"first"]).result(timeout=10) == 1
+    assert journal.read("c") == [(1, b"first")]
 
 
 # ------------------------------------------------------------ close and reopen
@@ -236,7 +260,8 @@ def test_every_acknowledged_event_survives_a_sigkill_of_the_writing_process(path
         if len(acknowledged) >= 3000:
             break
     proc.send_signal(signal.SIGKILL)
-    rest, _ = proc.communicate(timeout=10)
+    rest = proc.stdout.read()  # through the same buffer as the loop: no line lost
+    proc.wait(timeout=10)
     acknowledged += [int(line) for line in rest.splitlines(keepends=True) if line.endswith("\n")]
     assert proc.returncode == -signal.SIGKILL
 
@@ -380,6 +405,27 @@ def test_an_io_error_during_commit_fails_every_future_of_its_group(path: str, sp
         assert journal.highest_seq("big") == 0
         assert journal.read("warm") == [(1, b"w")]
         assert journal.read("after") == [(1, b"fine")]
+
+
+def test_a_request_that_cannot_be_written_fails_alone_and_spares_its_group(path: str) -> None:
+    SqliteJournal(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.persistence_id = 'poison'"
+            " BEGIN SELECT RAISE(ABORT, 'poisoned event'); END"
+        )
+    conn.close()
+
+    with SqliteJournal(path, group_window=0.2) as journal:
+        futures = [journal.append(pid, [b"x"]) for pid in ("a", "poison", "b", "a")]
+        error = futures[1].exception(timeout=10)
+        assert isinstance(error, JournalError)
+        assert isinstance(error.__cause__, sqlite3.IntegrityError)
+        assert "poisoned event" in str(error)
+        assert [futures[i].result(timeout=10) for i in (0, 2, 3)] == [1, 1, 2]
+        assert journal.statistics().failed == 1
+        assert journal.append("a", [b"y"]).result(timeout=10) == 3
+        assert journal.highest_seq("poison") == 0
 
 
 # ------------------------------------------------------------------ encoding

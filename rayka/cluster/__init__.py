@@ -1,0 +1,11 @@
+"""Cluster mode: the only package that imports Ray.
+
+``RayCluster`` is importable without Ray being started; Ray is imported when
+an ``ActorSystem(..., cluster=RayCluster(...))`` starts.
+"""
+
+from __future__ import annotations
+
+from ._backend import ClusterRuntime, RayCluster
+
+__all__ = ["ClusterRuntime", "RayCluster"]

@@ -1,0 +1,114 @@
+"""RemoteCell: the stand-in for an actor on another node, behind an ordinary ActorRef.
+
+``ActorRef`` calls ``tell``, ``ask``, ``send``, ``request_stop`` and
+``add_watcher`` on its cell; for a remote actor those turn into records on
+the router's ordered stream to the actor's node. So a ref works the same
+whether its actor is local or not.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from .._errors import ActorStopped
+from ..actors._reply import Reply
+
+if TYPE_CHECKING:
+    from ._router import Router
+
+__all__ = ["RemoteCell", "RefKey", "rebuild_ref"]
+
+RefKey = tuple  # (node_id, path, uid)
+_monotonic = time.monotonic
+
+
+class RemoteCell:
+    """Routes what its ref is asked to do to the actor's node."""
+
+    __slots__ = ("router", "node", "path", "uid", "name", "dead", "ref", "__weakref__")
+    parent_cell = None
+
+    def __init__(self, router: Router, node: str, path: str, uid: int) -> None:
+        from ..actors._ref import ActorRef
+
+        self.router = router
+        self.node = node
+        self.path = path
+        self.uid = uid
+        self.name = path.rsplit("/", 1)[-1]
+        self.dead = False
+        self.ref = ActorRef(self)  # type: ignore[arg-type]
+
+    @property
+    def key(self) -> RefKey:
+        return (self.node, self.path, self.uid)
+
+    @property
+    def terminated(self) -> bool:
+        return self.dead
+
+    @property
+    def system(self) -> Any:
+        return self.router.system
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RemoteCell) and self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def tell(self, message: Any, sender: Any) -> None:
+        self.router.send_tell(self, message, sender)
+
+    def ask(self, message: Any, timeout: float | None) -> Reply:
+        if timeout is not None and timeout < 0:
+            raise ValueError(f"ask to {self.path}: timeout must be >= 0 or None, got {timeout!r}")
+        deadline = None if timeout is None else _monotonic() + timeout
+        reply: Reply = Reply(deadline, f"ask to {self.path} on {self.node}", self.router.loop_thread)
+        if self.dead:
+            reply.set_exception(ActorStopped(f"{self.path} on node {self.node} is gone; the ask was not delivered"))
+            return reply
+        self.router.send_ask(self, message, reply)
+        return reply
+
+    def send(self, message: Any, sender: Any) -> Reply:
+        reply: Reply = Reply(None, f"send to {self.path}", self.router.loop_thread)
+        self.tell(message, sender)
+        reply.set_result(None)
+        return reply
+
+    def request_stop(self) -> None:
+        self.router.send_control(self, "stop")
+
+    def add_watcher(self, watcher: Any) -> None:
+        self.router.watch(self, watcher)
+
+    def remove_watcher(self, watcher: Any) -> None:
+        self.router.unwatch(self, watcher)
+
+    def reduce_ref(self) -> tuple:
+        return (rebuild_ref, self.key)
+
+    def __repr__(self) -> str:
+        return f"<RemoteCell {self.path}#{self.uid} on {self.node}>"
+
+
+_current_router: Router | None = None
+
+
+def set_current_router(router: Router | None) -> None:
+    """Name the router of this process: unpickled refs bind to it."""
+    global _current_router
+    _current_router = router
+
+
+def rebuild_ref(node: str, path: str, uid: int) -> Any:
+    """Unpickle a ref in this process: local cell if it lives here, else a remote stand-in."""
+    router = _current_router
+    if router is None:
+        raise ActorStopped(
+            f"a ref to {path} on node {node} arrived in a process with no rayka node; refs work inside "
+            "actors and on the driver of a cluster-mode ActorSystem"
+        )
+    return router.ref_for((node, path, uid))

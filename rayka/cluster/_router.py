@@ -1,0 +1,433 @@
+"""The router of one node: ordered, batched, bounded streams to every other node.
+
+Each pair of nodes has one :class:`OutboundStream`: records are encoded one by
+one at ``tell`` (so a bad message fails there, with ``SerializationError``),
+numbered, cut into batches of up to 1,000 and sent in one Ray call each, with
+at most ``max_in_flight`` batches unacknowledged. The receiving side orders
+batches by sequence number (Ray does not order async-actor calls) and hands
+records to local mailboxes. A sender on a foreign thread waits while its
+stream is full; an actor that fills a stream keeps its turn but gets no new
+one until the stream drains (backpressure without blocking the loop).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import weakref
+from collections import deque
+from typing import Any, Callable
+
+from .._errors import ActorNotFound, ActorStopped, MailboxFull, RaykaError, SerializationError
+from ..actors._lifecycle import SIGNAL
+from ..actors._ref import ActorRef
+from ..actors._reply import Reply
+from ..actors._signals import DeadLetter, Terminated
+from ._inbound import InboundStreams
+from ._outbound import OutboundStream
+from ._remote import RemoteCell
+from ._wire import Decoder, Encoder, MalformedBatch, StreamId
+
+__all__ = ["Router", "TELL", "ASK", "REPLY_OK", "REPLY_ERROR", "STOP", "WATCH", "TERMINATED"]
+
+log = logging.getLogger("rayka.cluster")
+TELL, ASK, REPLY_OK, REPLY_ERROR, STOP, WATCH, TERMINATED = range(7)
+_get_ident = threading.get_ident
+
+
+class Peer:
+    """Our side of the stream to one other node."""
+
+    __slots__ = ("node", "handle", "out", "cond", "backlog", "armed", "alive", "throttled", "pull_waiter")
+
+    def __init__(self, node: str, handle: Any, out: OutboundStream) -> None:
+        self.node = node
+        self.handle = handle
+        self.out = out
+        self.cond = threading.Condition(threading.Lock())
+        self.backlog: deque[bytes] = deque()
+        self.armed = False
+        self.alive = True
+        self.throttled: list[Any] = []
+        self.pull_waiter: Any = None
+
+
+class RemoteWatcher:
+    """Stands in, on the watched actor's node, for the watchers on another node."""
+
+    __slots__ = ("router", "node")
+
+    def __init__(self, router: Router, node: str) -> None:
+        self.router = router
+        self.node = node
+
+    def post_system(self, op: int, signal: Any) -> None:
+        if op == SIGNAL:
+            self.router.send_record(self.node, (None, None, TERMINATED, list(self.router.key_of(signal.ref)), None))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RemoteWatcher) and other.node == self.node
+
+    def __hash__(self) -> int:
+        return hash(("remote-watcher", self.node))
+
+
+class Router:
+    """Delivers records between this node and its peers.
+
+    Args:
+        system: this node's embedded actor system (its loop runs the router).
+        node_id: this node's id; ``incarnation`` tells restarts apart.
+        batch_size: most records in one batch; ``max_in_flight``: unacknowledged batches per peer.
+        large_payload: batches above this many bytes travel through Ray's object store.
+    """
+
+    def __init__(self, system: Any, node_id: str, incarnation: int, *, batch_size: int = 1000,
+                 max_in_flight: int = 4, large_payload: int = 1 << 20, put: Callable[[bytes], Any] | None = None) -> None:
+        self.system = system
+        self.node_id = node_id
+        self.stream_id = StreamId(node_id, incarnation)
+        self.loop = system._loop
+        self.loop_thread = system._loop_thread
+        self.batch_size = batch_size
+        self.max_in_flight = max_in_flight
+        self.large_payload = large_payload
+        self._put = put
+        self.encoder = Encoder(encode_hook=self._encode_ref)
+        self.decoder = Decoder(decode_hook=self._decode_ref)
+        self.inbound = InboundStreams(self.decoder.decode_batch, on_malformed=self._malformed)
+        self._inbound_lock = threading.Lock()
+        self.peers: dict[str, Peer] = {}
+        self.dead_nodes: set[str] = set()
+        self._pending: dict[int, tuple[Reply, str]] = {}
+        self._reply_ids = iter(range(1, 1 << 62))
+        self._remote_cells: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+        self._watchers: dict[tuple, set] = {}
+        self._watched: dict[tuple, RemoteCell] = {}
+        self._local_cache: dict[str, Any] = {}
+        self.malformed_batches = 0
+        self.on_node_down: list[Callable[[str], Any]] = []
+
+    # -- peers ---------------------------------------------------------------
+    def add_peer(self, node: str, handle: Any) -> None:
+        if node == self.node_id or node in self.peers:
+            return
+        peer = Peer(node, handle, None)  # type: ignore[arg-type]
+        in_flight = self.max_in_flight if handle is not None else 1
+        peer.out = OutboundStream(self.stream_id, max_batch_messages=self.batch_size, max_in_flight=in_flight,
+                                  max_pending_messages=self.batch_size * 8,
+                                  on_sendable=functools.partial(self._arm, peer))
+        self.peers[node] = peer
+
+    def _peer(self, node: str) -> Peer | None:
+        peer = self.peers.get(node)
+        return peer if peer is not None and peer.alive else None
+
+    # -- refs ------------------------------------------------------------------
+    def key_of(self, ref: ActorRef) -> tuple:
+        cell = ref._cell
+        if isinstance(cell, RemoteCell):
+            return cell.key
+        return (self.node_id, cell.path, cell.uid)
+
+    def ref_for(self, key: tuple) -> ActorRef:
+        node, path, uid = key
+        if node == self.node_id:
+            cell = self._local(path)
+            if cell is not None and cell.uid == uid:
+                return cell.ref
+        cell = self._remote_cells.get((node, path, uid))
+        if cell is None:
+            cell = RemoteCell(self, node, path, uid)
+            cell.dead = node in self.dead_nodes or node == self.node_id
+            self._remote_cells[(node, path, uid)] = cell
+        return cell.ref
+
+    def _encode_ref(self, obj: Any) -> Any:
+        if isinstance(obj, ActorRef):
+            return list(self.key_of(obj))
+        return None
+
+    def _decode_ref(self, substitute: Any) -> Any:
+        return self.ref_for(tuple(substitute))
+
+    def _local(self, path: str) -> Any:
+        cell = self._local_cache.get(path)
+        if cell is None or cell.terminated:
+            try:
+                cell = self.system.lookup(path)._cell
+            except ActorNotFound:
+                self._local_cache.pop(path, None)
+                return None
+            self._local_cache[path] = cell
+        return cell
+
+    # -- sending ---------------------------------------------------------------
+    def send_tell(self, cell: RemoteCell, message: Any, sender: ActorRef | None) -> None:
+        sender_key = list(self.key_of(sender)) if sender is not None else None
+        if cell.dead or self._peer(cell.node) is None:
+            self.system.dead_letters.publish(DeadLetter(message, sender, cell.path, "stopped"))
+            return
+        self._push(cell.node, self.encoder.encode_record(cell.path, sender_key, TELL, message, None))
+
+    def send_ask(self, cell: RemoteCell, message: Any, reply: Reply) -> None:
+        if self._peer(cell.node) is None:
+            reply.set_exception(ActorStopped(f"node {cell.node} of {cell.path} is gone"))
+            return
+        reply_id = next(self._reply_ids)
+        record = self.encoder.encode_record(cell.path, self.node_id, ASK, message, reply_id)
+        self._pending[reply_id] = (reply, cell.node)
+        self._push(cell.node, record)
+
+    def send_control(self, cell: RemoteCell, what: str) -> None:
+        if not cell.dead and self._peer(cell.node) is not None:
+            self.send_record(cell.node, (cell.path, self.node_id, STOP, cell.uid, None))
+
+    def send_record(self, node: str, record: tuple) -> None:
+        if self._peer(node) is None:
+            return
+        try:
+            data = self.encoder.encode_record(*record)
+        except SerializationError as error:
+            log.error("rayka: could not send a %s record to %s: %s", record[2], node, error)
+            return
+        self._push(node, data)
+
+    def _push(self, node: str, data: bytes) -> None:
+        peer = self._peer(node)
+        if peer is None:
+            return
+        on_loop = _get_ident() == self.loop_thread
+        with peer.cond:
+            if not peer.backlog and peer.out.writable:
+                peer.out.push(data)
+                return
+            if on_loop:  # never block the loop: queue it and pause the sending actor
+                peer.backlog.append(data)
+                self._throttle(peer)
+                return
+            while peer.alive and (peer.backlog or not peer.out.writable):
+                if not peer.cond.wait(timeout=60):
+                    raise MailboxFull(f"the stream to node {node} stayed full for 60 s; is the node stuck?")
+            if not peer.alive:
+                return
+            peer.out.push(data)
+
+    def _throttle(self, peer: Peer) -> None:
+        cell = self.system._dispatcher.current
+        if cell is not None and cell._busy is None:
+            future = self.loop.create_future()
+            cell._busy = future
+            peer.throttled.append((cell, future))
+
+    def _arm(self, peer: Peer) -> None:
+        if peer.armed:
+            return
+        peer.armed = True
+        if _get_ident() == self.loop_thread:
+            self.loop.call_soon(self._flush, peer)
+        else:
+            self.loop.call_soon_threadsafe(self._flush, peer)
+
+    def _flush(self, peer: Peer) -> None:
+        peer.armed = False
+        if peer.handle is None:  # the driver pulls its batches
+            waiter = peer.pull_waiter
+            if waiter is not None:
+                loop, future = waiter
+                loop.call_soon_threadsafe(lambda: future.done() or future.set_result(None))
+            return
+        while peer.alive:
+            with peer.cond:
+                batch = peer.out.next_batch()
+            if batch is None:
+                return
+            data: Any = self.encoder.join_batch(self.stream_id, batch.first_seq, batch.items)
+            try:
+                if self._put is not None and len(data) > self.large_payload:
+                    data = self._put(data)
+                ack = peer.handle.deliver.remote(data)
+            except Exception as error:  # noqa: BLE001 - the node is gone
+                self.node_down(peer.node, error)
+                return
+            ack.future().add_done_callback(functools.partial(self._acked, peer, batch.first_seq))
+
+    def _acked(self, peer: Peer, first_seq: int, future: Any) -> None:
+        error = future.exception()
+        if error is not None:
+            self.loop.call_soon_threadsafe(self.node_down, peer.node, error)
+            return
+        self.ack(peer, first_seq)
+        if peer.out.sendable:
+            self._arm(peer)
+
+    def ack(self, peer: Peer, first_seq: int) -> None:
+        release = []
+        with peer.cond:
+            peer.out.ack(first_seq)
+            while peer.backlog and peer.out.writable:
+                peer.out.push(peer.backlog.popleft())
+            if not peer.backlog:
+                release, peer.throttled = peer.throttled, []
+            peer.cond.notify_all()
+        if release:
+            self.loop.call_soon_threadsafe(_release, release)
+
+    async def pull(self, node: str, ack: int | None, wait: float) -> tuple[int, bytes] | None:
+        """Hand the next batch for ``node`` (the driver) once there is one, after acknowledging ``ack``."""
+        import asyncio
+
+        peer = self._peer(node)
+        if peer is None:
+            return None
+        if ack is not None:
+            self.ack(peer, ack)
+        with peer.cond:
+            batch = peer.out.next_batch()
+        if batch is None:
+            loop = asyncio.get_running_loop()
+            future = loop.create_future()
+            peer.pull_waiter = (loop, future)
+            with peer.cond:
+                batch = peer.out.next_batch()
+            if batch is None:
+                try:
+                    await asyncio.wait_for(future, wait)
+                except asyncio.TimeoutError:
+                    pass
+                with peer.cond:
+                    batch = peer.out.next_batch()
+            peer.pull_waiter = None
+        if batch is None:
+            return None
+        return batch.first_seq, self.encoder.join_batch(self.stream_id, batch.first_seq, batch.items)
+
+    # -- receiving -------------------------------------------------------------
+    def receive(self, data: bytes) -> int:
+        """Deliver one batch; returns how many records it released in order."""
+        with self._inbound_lock:
+            records = self.inbound.receive(data)
+        for record in records:
+            try:
+                self._deliver(record)
+            except Exception:  # noqa: BLE001 - one bad record must not stop the node
+                log.exception("rayka: could not deliver a record to %r", record[0])
+        return len(records)
+
+    def _malformed(self, error: MalformedBatch) -> None:
+        self.malformed_batches += 1
+        log.error("rayka: node %s rejected a malformed batch: %s", self.node_id, error)
+
+    def _deliver(self, record: list) -> None:
+        target, sender, kind, payload, reply_id = record
+        if kind == TELL:
+            cell = self._local(target)
+            sender_ref = self.ref_for(tuple(sender)) if sender is not None else None
+            if cell is None:
+                self.system.dead_letters.publish(DeadLetter(payload, sender_ref, target, "unknown"))
+            else:
+                cell.tell(payload, sender_ref)
+        elif kind == ASK:
+            self._deliver_ask(target, sender, payload, reply_id)
+        elif kind == REPLY_OK or kind == REPLY_ERROR:
+            entry = self._pending.pop(reply_id, None)
+            if entry is not None:
+                reply = entry[0]
+                reply.set_result(payload) if kind == REPLY_OK else reply.set_exception(payload)
+        elif kind == STOP:
+            cell = self._local(target)
+            if cell is not None and cell.uid == payload:
+                cell.request_stop()
+        elif kind == WATCH:
+            cell = self._local(target)
+            if cell is None or cell.uid != payload:
+                self.send_record(sender, (None, None, TERMINATED, [self.node_id, target, payload], None))
+            else:
+                cell.add_watcher(RemoteWatcher(self, sender))
+        elif kind == TERMINATED:
+            self._terminated(tuple(payload))
+
+    def _deliver_ask(self, target: str, origin: str, message: Any, reply_id: int) -> None:
+        reply: Reply = Reply(None, "remote ask", self.loop_thread)
+        reply.add_done_callback(functools.partial(self._send_reply, origin, reply_id))
+        cell = self._local(target)
+        if cell is None:
+            reply.set_exception(ActorStopped(f"no actor at {target} on node {self.node_id}"))
+            return
+        cell.put_envelope((message, None, reply))
+
+    def _send_reply(self, origin: str, reply_id: int, reply: Reply) -> None:
+        error = reply._value if reply._state == 2 else None
+        kind, payload = (REPLY_ERROR, error) if error is not None else (REPLY_OK, reply._value)
+        try:
+            data = self.encoder.encode_record(None, None, kind, payload, reply_id)
+        except SerializationError as bad:
+            data = self.encoder.encode_record(None, None, REPLY_ERROR, RaykaError(str(bad)), reply_id)
+        self._push(origin, data)
+
+    # -- watch -----------------------------------------------------------------
+    def watch(self, cell: RemoteCell, watcher: Any) -> None:
+        if cell.dead or self._peer(cell.node) is None:
+            watcher.post_system(SIGNAL, Terminated(cell.ref))
+            return
+        watchers = self._watchers.setdefault(cell.key, set())
+        first = not watchers
+        watchers.add(watcher)
+        self._watched[cell.key] = cell  # the cache of remote cells is weak
+        if first:
+            self.send_record(cell.node, (cell.path, self.node_id, WATCH, cell.uid, None))
+
+    def unwatch(self, cell: RemoteCell, watcher: Any) -> None:
+        watchers = self._watchers.get(cell.key)
+        if watchers:
+            watchers.discard(watcher)
+
+    def _terminated(self, key: tuple) -> None:
+        cell = self._watched.pop(key, None) or self._remote_cells.get(key)
+        watchers = self._watchers.pop(key, ())
+        if cell is None:
+            return
+        cell.dead = True
+        signal = Terminated(cell.ref)
+        for watcher in watchers:
+            watcher.post_system(SIGNAL, signal)
+
+    # -- membership ------------------------------------------------------------
+    def node_down(self, node: str, cause: BaseException | None = None) -> None:
+        """Forget a dead node: its asks fail, its watchers get ``Terminated``."""
+        if node in self.dead_nodes:
+            return
+        self.dead_nodes.add(node)
+        log.warning("rayka: node %s sees node %s as gone (%r)", self.node_id, node, cause)
+        peer = self.peers.get(node)
+        if peer is not None:
+            with peer.cond:
+                peer.alive = False
+                peer.backlog.clear()
+                peer.out.close()
+                release, peer.throttled = peer.throttled, []
+                peer.cond.notify_all()
+            self.loop.call_soon_threadsafe(_release, release)
+        for reply_id, (reply, target_node) in list(self._pending.items()):
+            if target_node == node:
+                del self._pending[reply_id]
+                reply.set_exception(ActorStopped(f"node {node} died before it replied"))
+        for key in [key for key in self._watchers if key[0] == node]:
+            self._terminated(key)
+        for key, cell in list(self._remote_cells.items()):
+            if key[0] == node:
+                cell.dead = True
+        with self._inbound_lock:
+            self.inbound.forget(node)
+        for callback in self.on_node_down:
+            callback(node)
+
+
+def _release(throttled: list) -> None:
+    for cell, future in throttled:
+        if not future.done():
+            future.set_result(None)
+        if cell._busy is future:
+            cell._busy = None
+            cell.wake()
