@@ -70,6 +70,13 @@ class RayCluster:
         return ClusterRuntime(self, system)
 
 
+def _offers(options: dict, resource: str, amount: float) -> bool:
+    """Whether a node runtime's Ray actor options hold ``amount`` of ``resource``."""
+    if resource in ("num_cpus", "num_gpus", "memory"):
+        return options.get(resource, 0) >= amount
+    return options.get("resources", {}).get(resource, 0) >= amount
+
+
 @dataclass
 class _Spawned:
     name: str
@@ -105,6 +112,7 @@ class ClusterRuntime:
         self.closing = False
         self.lock = threading.Lock()
         self.registry: dict[str, _Spawned] = {}
+        self.recovered: dict[str, threading.Event] = {}
         self.load: dict[str, int] = {}
         options = config.nodes if isinstance(config.nodes, list) else [{} for _ in range(config.nodes)]
         if not options:
@@ -151,7 +159,7 @@ class ClusterRuntime:
                 raise ValueError(f"no live node runtime {node!r}; live: {live}")
             return node
         if isinstance(node, dict):  # Ray resources, e.g. {"num_gpus": 1}
-            fits = [n for n in live if all(self.node_options[n].get(k, 0) >= v for k, v in node.items())]
+            fits = [n for n in live if all(_offers(self.node_options[n], k, v) for k, v in node.items())]
             if not fits:
                 raise ValueError(f"no live node runtime offers {node}; give RayCluster(nodes=[...]) such options")
             return min(fits, key=lambda n: self.load[n])
@@ -228,6 +236,7 @@ class ClusterRuntime:
             if node not in self.live:
                 return
             self.live.discard(node)
+            done = self.recovered.setdefault(node, threading.Event())
             lost = [entry for entry in self.registry.values() if entry.key[0] == node]
         log.warning("rayka: node runtime %s is gone (%s); restarting %d actors elsewhere", node,
                     type(error).__name__, sum(e.restart is not Restart.TEMPORARY for e in lost))
@@ -246,6 +255,13 @@ class ClusterRuntime:
             with self.lock:
                 self.registry[entry.name] = _Spawned(entry.name, entry.blob, entry.restart, target, key)
             self.system.count("restarts")
+        done.set()
+
+    def wait_recovered(self, node: str, timeout: float | None = None) -> bool:
+        """Block until the loss of ``node`` was handled (its actors restarted elsewhere)."""
+        with self.lock:
+            event = self.recovered.setdefault(node, threading.Event())
+        return event.wait(timeout)
 
     def shutdown(self) -> None:
         self.closing = True

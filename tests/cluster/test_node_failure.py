@@ -1,0 +1,53 @@
+"""A node runtime killed with SIGKILL: watchers told, asks failed, children restarted elsewhere."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import rayka
+
+from cluster_actors import Counter, Stuck, Watcher
+
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(180)]
+
+
+def test_a_killed_node_runtime_fails_asks_tells_watchers_and_restarts_its_actors(ray_cluster, capsys):
+    with rayka.ActorSystem("failure", cluster=rayka.RayCluster(address=ray_cluster.address, nodes=3)) as system:
+        runtime = system._cluster
+        worker = system.spawn(Counter, name="worker", node=1)
+        system.spawn(Counter, name="scratch", node=1, restart=rayka.Restart.TEMPORARY)
+        stuck = system.spawn(Stuck, node=1)
+        watcher = system.spawn(Watcher, node=0)
+        watcher.ask(("watch", worker), timeout=10).result()
+        worker.tell("before")
+        assert worker.ask("count", timeout=10).result() == 1
+        pending = stuck.ask("never answered", timeout=60)
+
+        killed_at = time.monotonic()
+        runtime.kill_node("n1")
+
+        with pytest.raises(rayka.ActorStopped):
+            pending.result(timeout=30)
+        assert runtime.wait_recovered("n1", timeout=30)
+        again = system.lookup("worker")
+        assert again != worker and again._cell.node in ("n0", "n2")
+        again.tell("after")
+        assert again.ask("count", timeout=10).result() == 1  # a new incarnation: state starts afresh
+        recovery = time.monotonic() - killed_at
+
+        seen = []
+        for _ in range(100):
+            seen = watcher.ask("terminated", timeout=10).result()
+            if seen:
+                break
+        assert seen == [worker.path]
+        with pytest.raises(rayka.ActorNotFound):
+            system.lookup("scratch")  # temporary: not restarted
+        with pytest.raises(rayka.ActorStopped):
+            worker.ask("count", timeout=10).result()
+        assert "n1" not in runtime.nodes
+    with capsys.disabled():
+        print(f"\n[node failure] kill -> restarted actor answering: {recovery * 1000:.0f} ms")
+    assert system.statistics()["restarts"] >= 1
