@@ -101,7 +101,7 @@ class ClusterRuntime:
         self.owns_ray = False
         if not ray.is_initialized():
             if config.address is None:
-                ray.init(_node_ip_address="127.0.0.1", num_cpus=config.num_cpus, include_dashboard=False,
+                ray.init(address="local", _node_ip_address="127.0.0.1", num_cpus=config.num_cpus, include_dashboard=False,
                          log_to_driver=True, configure_logging=False, **config.init)
             else:
                 ray.init(address=config.address, **config.init)
