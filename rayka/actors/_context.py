@@ -71,8 +71,17 @@ class ActorContext:
 
     # -- children ------------------------------------------------------------
     def spawn(self, cls: type[Actor], *args: Any, name: str | None = None, mailbox: Any = None,
-              restart: Any = None, **kwargs: Any) -> ActorRef:
-        """Start a child actor of ``cls(*args, **kwargs)``; see :meth:`ActorSystem.spawn`."""
+              restart: Any = None, node: Any = None, **kwargs: Any) -> ActorRef:
+        """Start a child actor of ``cls(*args, **kwargs)``; see :meth:`ActorSystem.spawn`.
+
+        The child lives on this actor's node unless ``node`` places it on
+        another one (cluster mode); it is supervised by this actor either way.
+        """
+        if node is not None:
+            cluster = self._system._cluster  # type: ignore[attr-defined]
+            if cluster is None:
+                raise ValueError(f"{self.path}: spawn(..., node={node!r}) needs cluster mode")  # type: ignore[attr-defined]
+            return cluster.spawn_child(self, cls, args, kwargs, name=name, mailbox=mailbox, restart=restart, node=node)
         return self.spawn_child(cls, args, kwargs, name, mailbox, restart)  # type: ignore[attr-defined]
 
     def stop(self, ref: ActorRef | None = None) -> None:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ._cell import ActorCell
     from ._ref import ActorRef
 
-__all__ = ["Lifecycle", "START", "STOP", "STOP_FAILED", "FAILED", "RESUME", "RESTART", "SIGNAL"]
+__all__ = ["check_name", "Lifecycle", "START", "STOP", "STOP_FAILED", "FAILED", "RESUME", "RESTART", "SIGNAL"]
 
 log = logging.getLogger("rayka")
 START, STOP, STOP_FAILED, FAILED, RESUME, RESTART, SIGNAL = range(1, 8)
@@ -53,8 +53,13 @@ class _Record:
         return True
 
 
-def _valid_name(name: Any) -> bool:
-    return isinstance(name, str) and bool(name) and "/" not in name and not name.startswith("$")
+def check_name(name: Any, cls: Any, parent_path: str) -> None:
+    """Raise ``InvalidActorName`` for a name that is not a plain non-empty string."""
+    if name is not None and not (isinstance(name, str) and name and "/" not in name and not name.startswith("$")):
+        raise InvalidActorName(
+            f"invalid actor name {name!r} for a {getattr(cls, '__name__', cls)} under {parent_path}: use a "
+            "non-empty string without '/' that does not start with '$'"
+        )
 
 
 class Lifecycle:
@@ -67,14 +72,7 @@ class Lifecycle:
                     mailbox: Any, restart: Any) -> ActorRef:
         system = self._system
         info = system.class_info(cls)
-        spec = mailbox if mailbox is not None else info.mailbox
-        queue = spec.create() if spec is not None else system.default_queue()
-        restart_type = Restart(restart) if restart is not None else Restart.TRANSIENT
-        if name is not None and not _valid_name(name):
-            raise InvalidActorName(
-                f"invalid actor name {name!r} for a {cls.__name__} under {self.path}: use a non-empty "
-                "string without '/' that does not start with '$'"
-            )
+        check_name(name, cls, self.path)
         with system.lock:
             if system.closed:
                 raise SystemClosed(f"actor system {system.name!r} is shut down; cannot spawn {cls.__name__}")
@@ -90,21 +88,30 @@ class Lifecycle:
                     f"an actor named {name!r} already exists under {self.path}; pick another name, "
                     f"or reach the existing one with lookup({(self.path.rstrip('/') + '/' + name)!r})"
                 )
-            cell = type(self)(system, self, name, system.next_uid(), info, args, kwargs or None, queue, restart_type)
+            cell = system.make_cell(self, name, info, args, kwargs, mailbox, restart)
             children[name] = cell
-            system.started += 1
         try:
-            cell.create_instance()
-        except BaseException as error:
+            cell.start()
+        except BaseException:
             with system.lock:
                 if children.get(name) is cell:
                     del children[name]
-            cell.state = TERMINATED
-            error.add_note(f"rayka: while constructing {cls.__name__} for {cell.path}")
             raise
-        if info.has_on_start:
-            cell.post_system(START)
         return cell.ref
+
+    def start(self: ActorCell) -> None:
+        """Build the instance (errors propagate, with a note) and queue ``on_start``."""
+        try:
+            self.create_instance()
+        except BaseException as error:
+            self.state = TERMINATED
+            error.add_note(f"rayka: while constructing {self.info.cls.__name__} for {self.path}")
+            raise
+        system = self._system
+        with system.lock:
+            system.started += 1
+        if self.info.has_on_start:
+            self.post_system(START)
 
     def create_instance(self: ActorCell) -> None:
         cls = self.info.cls
@@ -431,7 +438,7 @@ class Lifecycle:
         parent = self.parent_cell
         system = self._system
         if parent is not None:
-            system.remove_child(parent, self)
+            parent.child_gone(self)
             if self._failure is not None:
                 if watchers:
                     watchers.discard(parent)
@@ -454,6 +461,10 @@ class Lifecycle:
     def flush_to_dead_letters(self: ActorCell) -> None:
         for envelope in self.mailbox.drain():
             self._dead_letter(envelope, "left in mailbox")
+
+    def child_gone(self: ActorCell, child: Any) -> None:
+        """Forget a terminated child: its name is free again."""
+        self._system.remove_child(self, child)
 
     # -- watch -----------------------------------------------------------------
     def add_watcher(self: ActorCell, watcher: ActorCell) -> None:

@@ -22,7 +22,7 @@ from ._deadletters import DeadLetters
 from ._dispatcher import Dispatcher
 from ._ref import ActorRef
 from ._signals import ChildFailed
-from ._supervision import DEFAULT_STRATEGY, Directive, OneForOne, Strategy
+from ._supervision import DEFAULT_STRATEGY, Directive, OneForOne, Restart, Strategy
 from ._timers import Clock, LoopClock
 
 __all__ = ["ActorSystem", "ClassInfo"]
@@ -147,10 +147,11 @@ class ActorSystem:
     def _root_spawn(self, cls: type, name: str, strategy: Strategy) -> ActorCell:
         ref = self._root.spawn_child(cls, (strategy,), {}, None, None, None)
         cell = ref._cell
-        with self.lock:  # guardians carry fixed names outside the user namespace
+        with self.lock:  # guardians carry fixed names outside the user namespace, and are not counted
             del self._root._children[cell.name]
             cell.name = name
             self._root._children[name] = cell
+            self.started -= 1
         return cell
 
     # -- public API ----------------------------------------------------------
@@ -306,8 +307,13 @@ class ActorSystem:
         self._class_infos[cls] = info
         return info
 
-    def default_queue(self) -> UnboundedQueue:
-        return UnboundedQueue()
+    def make_cell(self, parent: Any, name: str, info: ClassInfo, args: tuple, kwargs: dict | None,
+                  mailbox: Mailbox | None, restart: Any) -> ActorCell:
+        """A new, not yet started cell for a child of ``parent``."""
+        spec = mailbox if mailbox is not None else info.mailbox
+        queue = spec.create() if spec is not None else UnboundedQueue()
+        restart_type = Restart(restart) if restart is not None else Restart.TRANSIENT
+        return ActorCell(self, parent, name, self.next_uid(), info, args, kwargs or None, queue, restart_type)
 
     def next_uid(self) -> int:
         return next(self._uids)
@@ -329,7 +335,8 @@ class ActorSystem:
                 del children[child.name]
 
     def on_terminated(self, cell: ActorCell) -> None:
-        self.stopped += 1
+        if cell.parent_cell is not self._root and cell is not self._root:
+            self.stopped += 1
         if cell is self._root:
             self._terminated.set()
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-import random
+import time
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,7 +106,7 @@ class ClusterRuntime:
             else:
                 ray.init(address=config.address, **config.init)
             self.owns_ray = True
-        self.router = Router(system, "driver", random.getrandbits(48), batch_size=config.batch_size,
+        self.router = Router(system, "driver", time.time_ns(), batch_size=config.batch_size,
                              max_in_flight=config.max_in_flight, put=ray.put)
         set_current_router(self.router)
         self.closing = False

@@ -11,6 +11,9 @@ from rayka.cluster._wire_format import MalformedBatch, StreamId
 
 __all__ = ["InboundStatistics", "InboundStream", "InboundStreams"]
 
+Decode = Callable[[bytes], tuple[StreamId, int, Sequence[Any]]]
+"""Turns a batch's bytes into ``(stream_id, first_seq, records)``."""
+
 
 @dataclass(frozen=True, slots=True)
 class InboundStatistics:
@@ -165,9 +168,6 @@ class InboundStream:
             duplicate_messages=self._duplicate_messages,
             skipped_messages=self._skipped_messages,
         )
-
-
-Decode = Callable[[bytes], "tuple[StreamId, int, Sequence[Any]]"]
 
 
 class InboundStreams:

@@ -20,13 +20,14 @@ from collections import deque
 from typing import Any, Callable
 
 from .._errors import ActorNotFound, ActorStopped, MailboxFull, RaykaError, SerializationError
-from ..actors._lifecycle import SIGNAL
+from ..actors._lifecycle import FAILED, SIGNAL
 from ..actors._ref import ActorRef
 from ..actors._reply import Reply
 from ..actors._signals import DeadLetter, Terminated
 from ._inbound import InboundStreams
 from ._outbound import OutboundStream
 from ._remote import RemoteCell
+from ._supervise import CHILD_FAILED, CHILD_GONE, DIRECTIVE
 from ._wire import Decoder, Encoder, MalformedBatch, StreamId
 
 __all__ = ["Router", "TELL", "ASK", "REPLY_OK", "REPLY_ERROR", "STOP", "WATCH", "TERMINATED"]
@@ -106,6 +107,9 @@ class Router:
         self._watchers: dict[tuple, set] = {}
         self._watched: dict[tuple, RemoteCell] = {}
         self._local_cache: dict[str, Any] = {}
+        self.hosted: dict[str, Any] = {}  # children whose parent lives on another node, by path
+        self.remote_children: dict[tuple, Any] = {}  # (node, path) -> RemoteChild of a local parent
+        self.respawn: Callable[[Any, BaseException], Any] = _no_respawn
         self.malformed_batches = 0
         self.on_node_down: list[Callable[[str], Any]] = []
 
@@ -153,6 +157,9 @@ class Router:
         return self.ref_for(tuple(substitute))
 
     def _local(self, path: str) -> Any:
+        hosted = self.hosted.get(path)
+        if hosted is not None:
+            return hosted
         cell = self._local_cache.get(path)
         if cell is None or cell.terminated:
             try:
@@ -347,6 +354,19 @@ class Router:
                 cell.add_watcher(RemoteWatcher(self, sender))
         elif kind == TERMINATED:
             self._terminated(tuple(payload))
+        elif kind == DIRECTIVE:
+            op, uid, error = payload
+            cell = self.hosted.get(target)
+            if cell is not None and cell.uid == uid:
+                cell.post_system(op, error)
+        elif kind == CHILD_FAILED or kind == CHILD_GONE:
+            child_path, uid, error = payload
+            child = self.remote_children.get((sender, child_path))
+            if child is not None and child.uid == uid:
+                if kind == CHILD_FAILED:
+                    child.parent_cell.post_system(FAILED, (child, error))
+                else:
+                    child.gone(error)
 
     def _deliver_ask(self, target: str, origin: str, message: Any, reply_id: int) -> None:
         reply: Reply = Reply(None, "remote ask", self.loop_thread)
@@ -415,6 +435,9 @@ class Router:
                 reply.set_exception(ActorStopped(f"node {node} died before it replied"))
         for key in [key for key in self._watchers if key[0] == node]:
             self._terminated(key)
+        for (child_node, _), child in list(self.remote_children.items()):
+            if child_node == node:
+                child.node_died(node)
         for key, cell in list(self._remote_cells.items()):
             if key[0] == node:
                 cell.dead = True
@@ -422,6 +445,11 @@ class Router:
             self.inbound.forget(node)
         for callback in self.on_node_down:
             callback(node)
+
+
+def _no_respawn(child: Any, error: BaseException) -> None:
+    log.error("rayka: %s cannot be restarted: its node is gone and no node can host it", child.path)
+    child.gone(error)
 
 
 def _release(throttled: list) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,8 @@ from rayka.cluster._wire_format import (
     _EXT_HOOK,
     _EXT_PICKLE,
     _EXT_TUPLE,
+    _FRAME_HEADER,
+    _MAGIC,
     WIRE_VERSION,
     Hook,
     MalformedBatch,
@@ -92,11 +95,12 @@ class Decoder:
         Raises:
             MalformedBatch: The bytes are not a batch of this wire version.
         """
+        body = _check_frame(data)
         failures: list[BaseException] = []
         try:
-            batch = msgpack.unpackb(data, ext_hook=self._make_ext_hook(failures), strict_map_key=False)
+            batch = msgpack.unpackb(body, ext_hook=self._make_ext_hook(failures), strict_map_key=False)
         except Exception as exc:
-            raise _malformed(data, f"not a msgpack batch ({type(exc).__name__}: {exc})") from exc
+            raise _malformed(body, f"not a msgpack batch ({type(exc).__name__}: {exc})") from exc
         stream_id, first_seq, records = _check_header(batch)
         try:
             for record in records:
@@ -108,16 +112,16 @@ class Decoder:
                     record[3] = tuple(record[3])
         except Exception as exc:
             raise MalformedBatch(
-                f"malformed record in batch {first_seq} of {stream_id}: {exc}",
+                f"malformed batch {first_seq} of {stream_id}: bad record: {exc}",
                 stream_id=stream_id,
                 first_seq=first_seq,
                 count=len(records),
             ) from exc
         if failures:
-            self._mark_undecodable(data, records)
+            self._mark_undecodable(body, records)
         return stream_id, first_seq, records
 
-    def _mark_undecodable(self, data: bytes, records: list[list[Any]]) -> None:
+    def _mark_undecodable(self, data: memoryview, records: list[list[Any]]) -> None:
         """Decode record by record to find the ones whose payload failed."""
         failures: list[BaseException] = []
         unpacker = msgpack.Unpacker(
@@ -125,7 +129,7 @@ class Decoder:
         )
         unpacker.feed(data)
         unpacker.read_array_header()
-        for _ in range(4):
+        for _ in range(3):
             unpacker.skip()
         unpacker.read_array_header()
         for record in records:
@@ -135,14 +139,28 @@ class Decoder:
                 record[3] = UndecodablePayload(failures[seen])
 
 
-def _check_header(batch: Any) -> tuple[StreamId, int, list[Any]]:
-    if type(batch) is not list or len(batch) != 5:
-        raise MalformedBatch(f"malformed batch: expected a list of 5, got {type(batch).__name__}")
-    version, node, incarnation, first_seq, records = batch
-    if version != WIRE_VERSION:
+def _check_frame(data: Any) -> memoryview:
+    """Check the frame header and checksum; return the msgpack body."""
+    try:
+        view = memoryview(data).cast("B")
+    except TypeError as exc:
+        raise MalformedBatch(f"malformed batch: expected bytes, got {type(data).__name__}") from exc
+    if len(view) < _FRAME_HEADER or view[:2] != _MAGIC:
+        raise MalformedBatch(f"malformed batch: {len(view)} bytes that do not start like a rayka batch")
+    if view[2] != WIRE_VERSION:
         raise MalformedBatch(
-            f"malformed batch: wire version {version!r:.40} is not supported (this node speaks {WIRE_VERSION})"
+            f"malformed batch: wire version {view[2]} is not supported (this node speaks {WIRE_VERSION})"
         )
+    body = view[_FRAME_HEADER:]
+    if zlib.crc32(body) != int.from_bytes(view[3:_FRAME_HEADER], "big"):
+        raise MalformedBatch(f"malformed batch: checksum mismatch over {len(body)} bytes (damaged or truncated)")
+    return body
+
+
+def _check_header(batch: Any) -> tuple[StreamId, int, list[Any]]:
+    if type(batch) is not list or len(batch) != 4:
+        raise MalformedBatch(f"malformed batch: expected a list of 4, got {type(batch).__name__}")
+    node, incarnation, first_seq, records = batch
     if type(node) is not str or type(incarnation) is not int:
         raise MalformedBatch(f"malformed batch: bad stream id ({node!r:.40}, {incarnation!r:.40})")
     stream_id = StreamId(node, incarnation)
@@ -164,7 +182,7 @@ def _malformed(data: Any, reason: str) -> MalformedBatch:
     try:
         unpacker = msgpack.Unpacker(strict_map_key=False, max_buffer_size=len(data))
         unpacker.feed(data)
-        if unpacker.read_array_header() == 5 and unpacker.unpack() == WIRE_VERSION:
+        if unpacker.read_array_header() == 4:
             node, incarnation, first_seq = unpacker.unpack(), unpacker.unpack(), unpacker.unpack()
             count = unpacker.read_array_header()
             if type(node) is str and type(incarnation) is int and type(first_seq) is int and first_seq >= 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import sys
+import zlib
 from collections.abc import Iterable, Sequence
 from itertools import chain
 from typing import Any
@@ -17,6 +18,7 @@ from rayka.cluster._wire_format import (
     _EXT_HOOK,
     _EXT_PICKLE,
     _EXT_TUPLE,
+    _MAGIC,
     _PICKLE_PROTOCOL,
     WIRE_VERSION,
     Hook,
@@ -24,6 +26,8 @@ from rayka.cluster._wire_format import (
 )
 
 __all__ = ["Encoder"]
+
+_FRAME_PREFIX = _MAGIC + bytes((WIRE_VERSION,))
 
 
 class _PickleFailed(Exception):
@@ -174,11 +178,12 @@ class Encoder:
             The batch's bytes, for :meth:`Decoder.decode_batch`.
         """
         node, incarnation = stream_id
-        header = self._pack([WIRE_VERSION, node, incarnation, first_seq])
-        # Turn the 4-element header (always a fixarray, 0x94) into a
-        # 5-element one (0x95) whose last element is the records array.
-        head = b"\x95" + header[1:] + _array_header(len(records))
-        return b"".join(chain((head,), records))
+        header = self._pack([node, incarnation, first_seq])
+        # Turn the 3-element header (always a fixarray, 0x93) into a
+        # 4-element one (0x94) whose last element is the records array.
+        head = b"\x94" + header[1:] + _array_header(len(records))
+        body = b"".join(chain((head,), records))
+        return b"".join((_FRAME_PREFIX, zlib.crc32(body).to_bytes(4, "big"), body))
 
     def encode_batch(
         self, stream_id: StreamId, first_seq: int, records: Iterable[Sequence[Any]]

@@ -1,8 +1,12 @@
 """Describe the layout of a batch on the wire, and the types both ends share.
 
-A batch is one msgpack array::
+A batch is a 7-byte frame header followed by one msgpack array::
 
-    [WIRE_VERSION, node, incarnation, first_seq, [record, record, ...]]
+    b"RK", WIRE_VERSION (1 byte), CRC-32 of what follows (4 bytes, big-endian)
+    [node, incarnation, first_seq, [record, record, ...]]
+
+The checksum makes any damaged or foreign bytes fail before a single payload
+is unpickled.
 
 ``(node, incarnation)`` names the sending stream (:class:`StreamId`) and the
 records carry the consecutive sequence numbers ``first_seq, first_seq + 1,
@@ -69,6 +73,9 @@ __all__ = [
 
 WIRE_VERSION = 1
 """Version of the batch layout; a decoder refuses batches of another version."""
+
+_MAGIC = b"RK"
+_FRAME_HEADER = 7  # magic, version, CRC-32
 
 TARGET, SENDER, KIND, PAYLOAD, REPLY_ID = range(5)
 

@@ -67,3 +67,28 @@ class Stuck(rayka.Actor):
         import asyncio
 
         await asyncio.Event().wait()
+
+
+class Parent(rayka.Actor):
+    """Spawns a Counter child on another node and reports on it."""
+
+    supervisor_strategy = rayka.OneForOne(max_restarts=5, within=60)
+
+    def __init__(self, child_node: str) -> None:
+        self.child_node = child_node
+        self.signals: list = []
+        self.stop_order: list = []
+
+    def on_start(self) -> None:
+        self.child = self.context.spawn(Counter, name="kid", node=self.child_node)
+
+    def receive(self, message):
+        match message:
+            case "child":
+                return self.child
+            case "children":
+                return [ref.path for ref in self.context.children]
+            case rayka.ChildFailed(ref=ref, error=error):
+                self.signals.append((ref.path, type(error).__name__))
+            case "signals":
+                return list(self.signals)

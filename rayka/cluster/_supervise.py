@@ -1,0 +1,155 @@
+"""Supervision across nodes: a parent on one node, its child on another.
+
+On the parent's node the child is a :class:`RemoteChild` in the parent's
+children: supervision directives sent to it travel to the child's node. On
+the child's node the parent is a :class:`RemoteParent`: the child's failure
+and termination travel back. When the child's node dies, the parent sees the
+child fail with ``TransportError``; a restart directive then starts the child
+again, from the same constructor arguments, on a live node, under the same
+path and behind the same ref.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from .._errors import RaykaError, SerializationError, TransportError
+from ..actors._lifecycle import FAILED, RESTART, RESUME, SIGNAL, STOP, STOP_FAILED
+from ..actors._signals import ChildFailed
+from ._remote import RemoteCell
+
+if TYPE_CHECKING:
+    from ._router import Router
+
+__all__ = ["CHILD_FAILED", "CHILD_GONE", "DIRECTIVE", "RemoteChild", "RemoteParent"]
+
+log = logging.getLogger("rayka.cluster")
+DIRECTIVE, CHILD_FAILED, CHILD_GONE = 7, 8, 9
+RUNNING, TERMINATED = 0, 3
+
+
+class _Info:
+    """What a parent reads of a child's class when stopping it."""
+
+    __slots__ = ("shutdown_timeout",)
+    blocking = False
+    async_on_stop = False
+
+    def __init__(self, shutdown_timeout: float | None) -> None:
+        self.shutdown_timeout = shutdown_timeout
+
+
+class RemoteChild(RemoteCell):
+    """A child on another node, as its parent sees it."""
+
+    __slots__ = ("parent_cell", "state", "restart_type", "_record", "info", "blob", "waiters", "_sys")
+
+    def __init__(self, router: Router, node: str, path: str, parent: Any, restart_type: Any, blob: bytes,
+                 shutdown_timeout: float | None) -> None:
+        super().__init__(router, node, path, 0)
+        self.parent_cell = parent
+        self.state = RUNNING
+        self.restart_type = restart_type
+        self._record: Any = None
+        self.info = _Info(shutdown_timeout)
+        self.blob = blob
+        self.waiters: list = []
+        self._sys = None
+
+    @property
+    def key(self) -> tuple:
+        return (self.node, self.path, self.uid)
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    # -- what the parent's supervision does to a child -------------------------
+    def post_system(self, op: int, arg: Any = None) -> None:
+        if self.state == TERMINATED:
+            return
+        if self.router._peer(self.node) is None:  # its node is gone
+            if op == RESTART:
+                self.router.respawn(self, arg)
+            elif op in (STOP, STOP_FAILED):
+                self.gone(arg if op == STOP_FAILED else None)
+            return
+        error = arg if op in (RESTART, STOP_FAILED) else None
+        if op in (RESTART, RESUME):
+            self.state = RUNNING
+        self.router.send_record(self.node, (self.path, self.router.node_id, DIRECTIVE, [op, self.uid, error], None))
+
+    def request_stop(self) -> None:
+        self.post_system(STOP)
+
+    def can_stop_now(self) -> bool:
+        return False
+
+    def termination_future(self) -> Any:
+        future = self.router.loop.create_future()
+        if self.state == TERMINATED:
+            future.set_result(None)
+        else:
+            self.waiters.append(future)
+        return future
+
+    def force_terminate(self) -> None:
+        self.gone(None)
+
+    def gone(self, failure: BaseException | None) -> None:
+        """The child terminated (or is given up): free its name, tell the parent."""
+        if self.state == TERMINATED:
+            return
+        self.state = TERMINATED
+        self.dead = True
+        self.router.remote_children.pop((self.node, self.path), None)
+        parent = self.parent_cell
+        parent.child_gone(self)
+        if failure is not None:
+            parent.post_system(SIGNAL, ChildFailed(self.ref, failure))
+        waiters, self.waiters = self.waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self.router._terminated(self.key)
+
+    def node_died(self, node: str) -> None:
+        """Report the loss of the child's node to the parent as the child's failure."""
+        if self.state != TERMINATED:
+            self.parent_cell.post_system(FAILED, (self, TransportError(f"node {node} of {self.path} died")))
+
+
+class RemoteParent:
+    """A parent on another node, as its child sees it."""
+
+    __slots__ = ("router", "node", "path", "uid", "_children", "state", "instance")
+
+    def __init__(self, router: Router, node: str, path: str, uid: int) -> None:
+        self.router = router
+        self.node = node
+        self.path = path
+        self.uid = uid
+        self._children = None
+        self.state = RUNNING
+        self.instance = None
+
+    def post_system(self, op: int, arg: Any = None) -> None:
+        if op == FAILED:
+            child, error = arg
+            self._send(CHILD_FAILED, child, error)
+
+    def child_gone(self, child: Any) -> None:
+        self.router.hosted.pop(child.path, None)
+        self._send(CHILD_GONE, child, child._failure)
+
+    def _send(self, kind: int, child: Any, error: BaseException | None) -> None:
+        record = (self.path, self.router.node_id, kind, [child.path, child.uid, error], None)
+        try:
+            data = self.router.encoder.encode_record(*record)
+        except SerializationError:
+            record = (self.path, self.router.node_id, kind, [child.path, child.uid, RaykaError(repr(error))], None)
+            data = self.router.encoder.encode_record(*record)
+        self.router._push(self.node, data)
