@@ -12,6 +12,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ActorStopped, MailboxFull
+from ..mailbox._queues import new_deque
 from ._context import ActorContext
 from ._lifecycle import Lifecycle
 from ._ref import ActorRef
@@ -200,7 +201,7 @@ class ActorCell(Lifecycle, ActorContext):
         """Queue a system message on the control lane; it overtakes user messages."""
         sys = self._sys
         if sys is None:
-            sys = self._sys = deque()
+            sys = new_deque(self, "_sys")
         sys.append((op, arg))
         self._scheduled = True
         self.dispatcher.schedule(self)

@@ -98,7 +98,8 @@ class ActorSystem:
 
     def __init__(self, name: str = "rayka", *, cluster: Any = None, throughput: int = _DEFAULT_THROUGHPUT,
                  shutdown_timeout: float = 5.0, clock: Clock | None = None,
-                 guardian_strategy: Strategy = DEFAULT_STRATEGY, blocking_workers: int | None = None) -> None:
+                 guardian_strategy: Strategy = DEFAULT_STRATEGY, blocking_workers: int | None = None,
+                 loop: asyncio.AbstractEventLoop | None = None) -> None:
         if not isinstance(name, str) or not name or "/" in name:
             raise ValueError(f"system name must be a non-empty string without '/', got {name!r}")
         if not isinstance(throughput, int) or throughput < 1:
@@ -120,12 +121,18 @@ class ActorSystem:
         self._names = itertools.count(1)
         self._class_infos: dict[type, ClassInfo] = {}
         self._executor = concurrent.futures.ThreadPoolExecutor(blocking_workers, thread_name_prefix=f"rayka-{name}-blocking")
-        self._loop = asyncio.new_event_loop()
-        started = threading.Event()
-        self._thread = threading.Thread(target=self._run_loop, args=(started,), name=f"rayka-{name}", daemon=True)
-        self._thread.start()
-        started.wait()
-        self._loop_thread = self._thread.ident
+        if loop is None:
+            self._loop = asyncio.new_event_loop()
+            started = threading.Event()
+            self._thread: threading.Thread | None = threading.Thread(
+                target=self._run_loop, args=(started,), name=f"rayka-{name}", daemon=True)
+            self._thread.start()
+            started.wait()
+            self._loop_thread = self._thread.ident
+        else:  # run on the caller's loop (a node runtime inside Ray): construct on that loop's thread
+            self._loop = loop
+            self._thread = None
+            self._loop_thread = threading.get_ident()
         self._dispatcher = Dispatcher(self._loop, self._loop_thread)
         self.clock = clock if clock is not None else LoopClock()
         self.clock.attach(self._loop, self._loop_thread)
@@ -246,12 +253,30 @@ class ActorSystem:
         clean = self._terminated.wait(limit)
         if not clean:
             log.error("rayka: system %r: actors still stopping after %s s; abandoning them", self.name, limit)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=1.0)
-        if not self._thread.is_alive():
-            self._loop.close()
+        if self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=1.0)
+            if not self._thread.is_alive():
+                self._loop.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
         return clean
+
+    async def shutdown_async(self, timeout: float | None = None) -> bool:
+        """Like :meth:`shutdown`, awaited on the system's own loop (for systems built with ``loop=``)."""
+        with self.lock:
+            if self.closed and self._terminated.is_set():
+                return True
+            self.closed = True
+        self._root.request_stop()
+        limit = timeout if timeout is not None else 2 * (self.shutdown_timeout or 0) + 1.0
+        try:
+            await asyncio.wait_for(asyncio.shield(self._root.termination_future()), limit)
+        except asyncio.TimeoutError:
+            log.error("rayka: system %r: actors still stopping after %s s; abandoning them", self.name, limit)
+            return False
+        finally:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+        return True
 
     def __enter__(self) -> ActorSystem:
         return self

@@ -139,21 +139,28 @@ class NodeRuntime:
     """
 
     def __init__(self, system_name: str, node_id: str, settings: dict) -> None:
-        import ray
-
         self.node_id = node_id
         self.incarnation = time.time_ns()  # a restarted node must outrank its old streams
-        self.system = ActorSystem(system_name, throughput=settings.get("throughput", 100),
-                                  shutdown_timeout=settings.get("shutdown_timeout", 5.0))
+        self.system_name = system_name
+        self.settings = settings
+        self.spawned: dict[str, int] = {}
+
+    async def connect(self, peers: dict[str, Any]) -> dict:
+        """Start the node's actor system on this actor's event loop (one thread: no hops) and meet the peers."""
+        import asyncio
+
+        import ray
+
+        settings = self.settings
+        self.system = ActorSystem(self.system_name, throughput=settings.get("throughput", 100),
+                                  shutdown_timeout=settings.get("shutdown_timeout", 5.0),
+                                  loop=asyncio.get_running_loop())
         self.system._cluster = NodeSide(self)
-        self.router = Router(self.system, node_id, self.incarnation, batch_size=settings.get("batch_size", 1000),
+        self.router = Router(self.system, self.node_id, self.incarnation, batch_size=settings.get("batch_size", 1000),
                              max_in_flight=settings.get("max_in_flight", 4),
                              large_payload=settings.get("large_payload", 1 << 20), put=ray.put)
         self.router.respawn = self.system._cluster.respawn
-        self.spawned: dict[str, int] = {}
         set_current_router(self.router)
-
-    def connect(self, peers: dict[str, Any]) -> dict:
         for node, handle in peers.items():
             self.router.add_peer(node, handle)
         self.router.add_peer("driver", None)
@@ -167,8 +174,8 @@ class NodeRuntime:
                 "actors": self.system.statistics()["actors"], "malformed_batches": self.router.malformed_batches,
                 "gpu_ids": [str(g) for g in ray.get_gpu_ids()]}
 
-    async def deliver(self, data: bytes) -> int:
-        return self.router.receive(data)
+    async def deliver(self, data: bytes, wait: float = 0.0) -> bytes | None:
+        return await self.router.receive_and_reply(data, wait)
 
     async def pull(self, ack: int | None, wait: float) -> Any:
         return await self.router.pull("driver", ack, wait)
@@ -195,7 +202,7 @@ class NodeRuntime:
     def node_down(self, node: str) -> None:
         self.system._loop.call_soon_threadsafe(self.router.node_down, node, None)
 
-    def shutdown(self) -> bool:
+    async def shutdown(self) -> bool:
         for cell in list(self.router.hosted.values()):
             cell.request_stop()
-        return self.system.shutdown(timeout=10)
+        return await self.system.shutdown_async(timeout=10)

@@ -73,9 +73,9 @@ class RemoteCell:
         return reply
 
     def send(self, message: Any, sender: Any) -> Reply:
+        """Tell, with a reply that resolves once the stream to the node has room (backpressure)."""
         reply: Reply = Reply(None, f"send to {self.path}", self.router.loop_thread)
-        self.tell(message, sender)
-        reply.set_result(None)
+        self.router.send_tell(self, message, sender, reply)
         return reply
 
     def request_stop(self) -> None:

@@ -40,7 +40,7 @@ _get_ident = threading.get_ident
 class Peer:
     """Our side of the stream to one other node."""
 
-    __slots__ = ("node", "handle", "out", "cond", "backlog", "armed", "alive", "throttled", "pull_waiter")
+    __slots__ = ("node", "handle", "out", "cond", "backlog", "armed", "alive", "throttled", "pull_waiter", "ask_seqs")
 
     def __init__(self, node: str, handle: Any, out: OutboundStream) -> None:
         self.node = node
@@ -52,6 +52,7 @@ class Peer:
         self.alive = True
         self.throttled: list[Any] = []
         self.pull_waiter: Any = None
+        self.ask_seqs: deque[int] = deque()  # sequence numbers of asks not yet sent
 
 
 class RemoteWatcher:
@@ -111,6 +112,10 @@ class Router:
         self.remote_children: dict[tuple, Any] = {}  # (node, path) -> RemoteChild of a local parent
         self.respawn: Callable[[Any, BaseException], Any] = _no_respawn
         self.malformed_batches = 0
+        self.inline_wait = 0.005  # seconds a deliver call may wait to carry replies back
+        self._inline: dict | None = None
+        self._inline_keys: set[tuple] = set()
+        self._inline_waiters: list = []
         self.on_node_down: list[Callable[[str], Any]] = []
 
     # -- peers ---------------------------------------------------------------
@@ -171,12 +176,15 @@ class Router:
         return cell
 
     # -- sending ---------------------------------------------------------------
-    def send_tell(self, cell: RemoteCell, message: Any, sender: ActorRef | None) -> None:
+    def send_tell(self, cell: RemoteCell, message: Any, sender: ActorRef | None, room: Reply | None = None) -> None:
+        """Send a tell; ``room``, if given, resolves once the stream has room again (``ref.send``)."""
         sender_key = list(self.key_of(sender)) if sender is not None else None
         if cell.dead or self._peer(cell.node) is None:
             self.system.dead_letters.publish(DeadLetter(message, sender, cell.path, "stopped"))
+            if room is not None:
+                room.set_result(None)
             return
-        self._push(cell.node, self.encoder.encode_record(cell.path, sender_key, TELL, message, None))
+        self._push(cell.node, self.encoder.encode_record(cell.path, sender_key, TELL, message, None), room)
 
     def send_ask(self, cell: RemoteCell, message: Any, reply: Reply) -> None:
         if self._peer(cell.node) is None:
@@ -185,7 +193,7 @@ class Router:
         reply_id = next(self._reply_ids)
         record = self.encoder.encode_record(cell.path, self.node_id, ASK, message, reply_id)
         self._pending[reply_id] = (reply, cell.node)
-        self._push(cell.node, record)
+        self._push(cell.node, record, ask=True)
 
     def send_control(self, cell: RemoteCell, what: str) -> None:
         if not cell.dead and self._peer(cell.node) is not None:
@@ -201,18 +209,33 @@ class Router:
             return
         self._push(node, data)
 
-    def _push(self, node: str, data: bytes) -> None:
+    def _push(self, node: str, data: bytes, room: Reply | None = None, ask: bool = False) -> None:
         peer = self._peer(node)
         if peer is None:
             return
         on_loop = _get_ident() == self.loop_thread
         with peer.cond:
             if not peer.backlog and peer.out.writable:
+                if ask:
+                    peer.ask_seqs.append(peer.out.next_seq)
+                    peer.armed = True  # flushed right below: an ask should not wait for a loop turn
                 peer.out.push(data)
-                return
+                if room is not None:
+                    room.set_result(None)
+                if not ask:
+                    return
+            else:
+                ask = False
+        if ask:
+            self._flush(peer)
+            return
+        with peer.cond:
             if on_loop:  # never block the loop: queue it and pause the sending actor
                 peer.backlog.append(data)
-                self._throttle(peer)
+                if room is not None:
+                    peer.throttled.append((None, room))
+                else:
+                    self._throttle(peer)
                 return
             while peer.alive and (peer.backlog or not peer.out.writable):
                 if not peer.cond.wait(timeout=60):
@@ -220,6 +243,8 @@ class Router:
             if not peer.alive:
                 return
             peer.out.push(data)
+        if room is not None:
+            room.set_result(None)
 
     def _throttle(self, peer: Peer) -> None:
         cell = self.system._dispatcher.current
@@ -248,13 +273,18 @@ class Router:
         while peer.alive:
             with peer.cond:
                 batch = peer.out.next_batch()
+                asks = peer.ask_seqs
+                has_ask = False
+                while batch is not None and asks and asks[0] < batch.end_seq:
+                    has_ask = True
+                    asks.popleft()
             if batch is None:
                 return
             data: Any = self.encoder.join_batch(self.stream_id, batch.first_seq, batch.items)
             try:
                 if self._put is not None and len(data) > self.large_payload:
                     data = self._put(data)
-                ack = peer.handle.deliver.remote(data)
+                ack = peer.handle.deliver.remote(data, self.inline_wait if has_ask else 0.0)
             except Exception as error:  # noqa: BLE001 - the node is gone
                 self.node_down(peer.node, error)
                 return
@@ -265,6 +295,10 @@ class Router:
         if error is not None:
             self.loop.call_soon_threadsafe(self.node_down, peer.node, error)
             return
+        replies = future.result()
+        if replies:  # replies to asks in that batch came back with the call: one Ray round trip per ask
+            for record in self.decoder.decode_batch(replies)[2]:
+                self._deliver(record)
         self.ack(peer, first_seq)
         if peer.out.sendable:
             self._arm(peer)
@@ -311,6 +345,40 @@ class Router:
         return batch.first_seq, self.encoder.join_batch(self.stream_id, batch.first_seq, batch.items)
 
     # -- receiving -------------------------------------------------------------
+    async def receive_and_reply(self, data: bytes, wait: float) -> bytes | None:
+        """Deliver one batch and, for the asks in it, wait up to ``wait`` s to return their replies inline.
+
+        Replies not ready in time travel back on the stream as usual.
+        """
+        import asyncio
+
+        if not wait:
+            self.receive(data)
+            return None
+        collected: dict[tuple, Any] = {}
+        self._inline = collected
+        try:
+            self.receive(data)
+        finally:
+            self._inline = None
+        if not collected:
+            return None
+        if any(value is None for value in collected.values()):
+            done = asyncio.get_running_loop().create_future()
+            self._inline_waiters.append((collected, done))
+            try:
+                await asyncio.wait_for(done, wait)
+            except asyncio.TimeoutError:
+                pass
+        ready = []
+        for key in list(collected):
+            record = collected.pop(key)
+            if record is None:
+                self._inline_keys.discard(key)  # it goes on the stream when it comes
+            else:
+                ready.append(record)
+        return self.encoder.join_batch(self.stream_id, 0, ready) if ready else None
+
     def receive(self, data: bytes) -> int:
         """Deliver one batch; returns how many records it released in order."""
         with self._inbound_lock:
@@ -369,6 +437,9 @@ class Router:
                     child.gone(error)
 
     def _deliver_ask(self, target: str, origin: str, message: Any, reply_id: int) -> None:
+        if self._inline is not None:
+            self._inline[(origin, reply_id)] = None
+            self._inline_keys.add((origin, reply_id))
         reply: Reply = Reply(None, "remote ask", self.loop_thread)
         reply.add_done_callback(functools.partial(self._send_reply, origin, reply_id))
         cell = self._local(target)
@@ -384,7 +455,26 @@ class Router:
             data = self.encoder.encode_record(None, None, kind, payload, reply_id)
         except SerializationError as bad:
             data = self.encoder.encode_record(None, None, REPLY_ERROR, RaykaError(str(bad)), reply_id)
+        key = (origin, reply_id)
+        if key in self._inline_keys:  # a deliver call is waiting to carry it back
+            self._inline_keys.discard(key)
+            self._fill_inline(key, data)
+            return
         self._push(origin, data)
+
+    def _fill_inline(self, key: tuple, data: bytes) -> None:
+        inline = self._inline
+        if inline is not None and key in inline:
+            inline[key] = data
+            return
+        for collected, done in list(self._inline_waiters):
+            if key in collected:
+                collected[key] = data
+                if all(value is not None for value in collected.values()):
+                    self._inline_waiters.remove((collected, done))
+                    if not done.done():
+                        done.set_result(None)
+                return
 
     # -- watch -----------------------------------------------------------------
     def watch(self, cell: RemoteCell, watcher: Any) -> None:
@@ -454,6 +544,9 @@ def _no_respawn(child: Any, error: BaseException) -> None:
 
 def _release(throttled: list) -> None:
     for cell, future in throttled:
+        if cell is None:  # a `send` waiting for room
+            future.set_result(None)
+            continue
         if not future.done():
             future.set_result(None)
         if cell._busy is future:

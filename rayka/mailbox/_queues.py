@@ -14,9 +14,20 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-__all__ = ["BoundedQueue", "MailboxStatistics", "PriorityQueue", "UnboundedQueue"]
+__all__ = ["BoundedQueue", "MailboxStatistics", "PriorityQueue", "UnboundedQueue", "new_deque"]
 
 Envelope = tuple  # (message, sender, reply)
+_create_lock = threading.Lock()
+
+
+def new_deque(owner: object, attr: str = "_q") -> deque:
+    """Create a lazily made deque once, even when two threads race to make it."""
+    with _create_lock:
+        q = getattr(owner, attr)
+        if q is None:
+            q = deque()
+            setattr(owner, attr, q)
+        return q
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +66,7 @@ class UnboundedQueue:
     def put(self, envelope: Envelope) -> None:
         q = self._q
         if q is None:
-            q = self._q = deque()
+            q = new_deque(self)
         q.append(envelope)
         n = len(q)
         if n > self.peak:
@@ -74,7 +85,7 @@ class UnboundedQueue:
         """Put envelopes back at the front, in their order (unstash)."""
         q = self._q
         if q is None:
-            q = self._q = deque()
+            q = new_deque(self)
         q.extendleft(reversed(list(envelopes)))
         self.peak = max(self.peak, len(q))
 

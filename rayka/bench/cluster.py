@@ -1,0 +1,176 @@
+"""Cluster benchmark: rayka's router against raw Ray calls, in one run on one local Ray instance.
+
+    python -m rayka.bench.cluster [--quick] [--repeat N] [--nodes N] [--pairs K] [--json PATH]
+
+Cases: tell across nodes 1->1 (small messages, order kept), ask across nodes
+(actor to actor, median µs) and from the driver, aggregate tell throughput
+with K sender/receiver node pairs, and node loss (kill -> the restarted actor
+answers). Raw Ray figures come from :mod:`rayka.bench.ray_raw` on the same
+Ray instance. Every Ray process started here is shut down at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from typing import Any, Callable
+
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+import rayka  # noqa: E402
+
+__all__ = ["run"]
+
+
+class Receiver(rayka.Actor):
+    def __init__(self) -> None:
+        self.count = 0
+        self.last = -1
+        self.in_order = True
+
+    def receive(self, message: Any) -> Any:
+        if type(message) is int:
+            if message != self.last + 1:
+                self.in_order = False
+            self.last = message
+            self.count += 1
+            return None
+        if message == "count":
+            return (self.count, self.in_order)
+        if message == "reset":
+            self.count, self.last, self.in_order = 0, -1, True
+        return message
+
+
+class Sender(rayka.Actor):
+    """Sends n numbered tells, waiting for stream room every 1,000, then asks for the count."""
+
+    async def receive(self, message: Any) -> Any:
+        target, n = message
+        started = time.perf_counter()
+        tell = target.tell
+        for i in range(n):
+            if i % 1000 == 999:
+                await target.send(i)
+            else:
+                tell(i)
+        count, in_order = await target.ask("count", timeout=120)
+        return count, in_order, time.perf_counter() - started
+
+
+class Asker(rayka.Actor):
+    async def receive(self, message: Any) -> Any:
+        target, n = message
+        times = []
+        for i in range(n):
+            started = time.perf_counter()
+            await target.ask(i, timeout=30)
+            times.append(time.perf_counter() - started)
+        return times
+
+
+def _tell_rate(system: Any, senders: list, receivers: list, n: int) -> dict:
+    for receiver in receivers:
+        receiver.ask("reset", timeout=30).result()
+    started = time.perf_counter()
+    replies = [sender.ask((receiver, n), timeout=300) for sender, receiver in zip(senders, receivers)]
+    results = [reply.result() for reply in replies]
+    elapsed = time.perf_counter() - started
+    assert all(count == n and in_order for count, in_order, _ in results), results
+    return {"msgs_per_s": len(senders) * n / elapsed, "in_order": True}
+
+
+def _median_us(samples: list[float]) -> float:
+    return statistics.median(samples) * 1e6
+
+
+def run(quick: bool = False, repeat: int = 3, nodes: int = 2, pairs: int = 1,
+        progress: Callable[[str], Any] | None = None) -> dict:
+    """Run every case ``repeat`` times and return the medians (and raw samples)."""
+    from . import ray_raw
+
+    say = progress or (lambda text: None)
+    n_tell = 50_000 if quick else 400_000
+    n_ask = 300 if quick else 2_000
+    report: dict[str, Any] = {"repeat": repeat, "quick": quick, "nodes": max(nodes, 2 * pairs),
+                              "cpus": os.cpu_count(), "python": sys.version.split()[0]}
+    cluster = rayka.RayCluster(nodes=max(nodes, 2 * pairs), num_cpus=os.cpu_count())
+    with rayka.ActorSystem("bench", cluster=cluster) as system:
+        say("raw Ray baselines")
+        report["ray_raw"] = ray_raw.run(quick=quick)
+        senders = [system.spawn(Sender, node=2 * k) for k in range(pairs)]
+        receivers = [system.spawn(Receiver, node=2 * k + 1) for k in range(pairs)]
+        tell, ask_actor, ask_driver = [], [], []
+        for attempt in range(repeat):
+            say(f"tell across nodes ({attempt + 1}/{repeat})")
+            tell.append(_tell_rate(system, senders[:1], receivers[:1], n_tell)["msgs_per_s"])
+            say(f"ask across nodes ({attempt + 1}/{repeat})")
+            asker = system.spawn(Asker, node=0)
+            ask_actor.append(_median_us(asker.ask((receivers[0], n_ask), timeout=300).result()))
+            samples = []
+            for i in range(n_ask):
+                started = time.perf_counter()
+                receivers[0].ask(i, timeout=30).result()
+                samples.append(time.perf_counter() - started)
+            ask_driver.append(_median_us(samples))
+        report["tell_across_nodes_msgs_per_s"] = statistics.median(tell)
+        report["tell_samples"] = tell
+        report["ask_across_nodes_median_us"] = statistics.median(ask_actor)
+        report["ask_from_driver_median_us"] = statistics.median(ask_driver)
+        if pairs > 1:
+            say(f"{pairs} pairs at once")
+            aggregate = [_tell_rate(system, senders, receivers, n_tell)["msgs_per_s"] for _ in range(repeat)]
+            report[f"tell_{pairs}_pairs_msgs_per_s"] = statistics.median(aggregate)
+        say("node loss")
+        victim = system.spawn(Receiver, name="victim", node=1)
+        victim.ask("count", timeout=30).result()
+        runtime = system._cluster
+        killed = time.perf_counter()
+        runtime.kill_node("n1")
+        runtime.wait_recovered("n1", timeout=30)
+        system.lookup("victim").ask("count", timeout=30).result()
+        report["node_loss_recovery_ms"] = (time.perf_counter() - killed) * 1000
+    rows = {row["scenario"]: row for row in report["ray_raw"]["results"]}
+    per_call = rows["per_call"]["per_s"]
+    rtt = rows["round_trip"]["median_us"]
+    report["raw_ray_one_call_per_message_per_s"] = float(per_call)
+    report["raw_ray_round_trip_median_us"] = float(rtt)
+    report["raw_ray_msgpack_batches_msgs_per_s"] = float(rows["batched"]["per_s"])
+    if per_call:
+        report["tell_vs_one_ray_call_per_message"] = report["tell_across_nodes_msgs_per_s"] / per_call
+    if rtt:
+        report["ask_vs_raw_ray_round_trip"] = report["ask_across_nodes_median_us"] / rtt
+    return report
+
+
+def _table(report: dict) -> str:
+    lines = [f"{'case':48} {'figure':>14}"]
+    for key, value in report.items():
+        if isinstance(value, float):
+            lines.append(f"{key:48} {value:>14,.1f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="rayka cluster benchmark (local Ray on loopback)")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--nodes", type=int, default=2)
+    parser.add_argument("--pairs", type=int, default=1)
+    parser.add_argument("--json", help="also write the JSON here")
+    args = parser.parse_args(argv)
+    report = run(args.quick, args.repeat, args.nodes, args.pairs, progress=lambda text: print(f"... {text}", flush=True))
+    print(_table(report))
+    print(json.dumps(report))
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(report, out, indent=2)
+
+
+if __name__ == "__main__":
+    main()

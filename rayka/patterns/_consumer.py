@@ -1,0 +1,248 @@
+"""Consumers of a work queue: subclass, write ``handle(work)``; pulling and acknowledging are done for you.
+
+A :class:`Consumer` registers with its queue on start (``Pull(window)``),
+handles each delivery in order, and acknowledges a batch once it is handled.
+If ``handle`` raises, the deliveries handled so far are acknowledged, the
+rest of the batch is released (the queue gives it to another consumer), and
+the error goes to the supervisor as usual; a restarted consumer registers
+again. :class:`SeenIds` makes a consumer effectively-once: deliveries whose
+id it has handled before are acknowledged without being handled again.
+
+Example:
+    >>> import rayka
+    >>> from rayka.patterns import WorkQueue, Consumer, PutMany, Drain, SeenIds
+    >>> totals = []
+    >>> class Adder(Consumer):
+    ...     window = 8
+    ...     def handle(self, work):
+    ...         totals.append(work + self.delivery.id)
+    >>> with rayka.ActorSystem("doc") as system:
+    ...     queue = system.spawn(WorkQueue, 16)
+    ...     adder = system.spawn(Adder, queue, seen=SeenIds(limit=1000))
+    ...     queue.ask(PutMany((10, 20, 30))).result(timeout=1)
+    ...     queue.ask(Drain()).result(timeout=1)
+    ...     totals
+    [1, 2, 3]
+    3
+    [11, 22, 33]
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, ClassVar, Iterable
+
+from ..actors import Actor, ActorRef, Reply
+from ._queue_messages import Ack, AckRejected, Deliveries, Delivery, Pull, Release
+
+__all__ = ["AsyncConsumer", "Consumer", "SeenIds"]
+
+log = logging.getLogger("rayka.patterns")
+
+
+class SeenIds:
+    """The ids of work already handled, to recognise a redelivery.
+
+    Args:
+        limit: remember at most this many ids (the oldest are forgotten
+            first); ``None`` remembers all. Redeliveries come within an ack
+            timeout or after a restart, so a limit of a few windows' worth of
+            ids per consumer is usually plenty.
+
+    Share one ``SeenIds`` between the consumers of one process to recognise a
+    redelivery that went to a sibling. Across processes, keep the ids where
+    the work's effect is stored (the same transaction), which is what makes
+    the effect itself exactly-once.
+
+    Example:
+        >>> seen = SeenIds(limit=2)
+        >>> seen.add(1), seen.add(1), seen.add(2), seen.add(3), 1 in seen
+        (True, False, True, True, False)
+    """
+
+    __slots__ = ("limit", "_ids")
+
+    def __init__(self, limit: int | None = None) -> None:
+        if limit is not None and limit < 1:
+            raise ValueError(f"SeenIds limit must be >= 1 or None, got {limit!r}")
+        self.limit = limit
+        self._ids: dict[int, None] = {}
+
+    def add(self, i: int) -> bool:
+        """Remember ``i``; True if it is new."""
+        ids = self._ids
+        if i in ids:
+            return False
+        ids[i] = None
+        if self.limit is not None and len(ids) > self.limit:
+            del ids[next(iter(ids))]
+        return True
+
+    def __contains__(self, i: object) -> bool:
+        return i in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+@dataclass(frozen=True, slots=True)
+class _AckOutcome:
+    ids: tuple[int, ...]
+    reply: Reply[Any]
+
+
+class Consumer(Actor):
+    """A work-queue consumer: subclass it and write ``handle(self, work)``.
+
+    Args:
+        queue: the :class:`~rayka.patterns.WorkQueue` to pull from.
+        window: unacknowledged deliveries it may hold (class attribute ``window`` by default).
+        seen: a :class:`SeenIds` to skip work handled before (effectively-once).
+
+    Class attributes: ``window`` (default 256) and ``confirm_acks``: when
+    true, acks are asked, and :meth:`on_acked` runs once the queue has taken
+    them (after they are on disk, for a durable queue). ``self.delivery`` is
+    the :class:`~rayka.patterns.Delivery` being handled. A subclass that
+    overrides ``on_start`` calls ``super().on_start()``, which registers with
+    the queue.
+    """
+
+    window: ClassVar[int] = 256
+    confirm_acks: ClassVar[bool] = False
+
+    def __init__(self, queue: ActorRef, *, window: int | None = None, seen: SeenIds | None = None) -> None:
+        self.queue = queue
+        if window is not None:
+            if not isinstance(window, int) or window < 1:
+                raise ValueError(f"consumer window must be an int >= 1, got {window!r}")
+            self.window = window  # type: ignore[misc]
+        self.seen = seen
+        self.delivery: Delivery | None = None
+
+    # -- to override -------------------------------------------------------------
+    def handle(self, work: Any) -> Any:
+        """Do the work; raise to have it delivered again (to another consumer when there is one)."""
+        raise NotImplementedError(f"{type(self).__name__} must define handle(self, work)")
+
+    def on_message(self, message: Any) -> Any:
+        """Handle a message that is not from the queue; by default it is logged and dropped."""
+        log.warning("rayka: consumer %s ignored %r", self.context.self.path, message)
+
+    def on_acked(self, ids: tuple[int, ...]) -> None:
+        """Called with ids the queue confirmed (only when ``confirm_acks`` is true)."""
+
+    def on_ack_failed(self, error: BaseException) -> None:
+        """Called when the queue refused an ack (an :class:`~rayka.patterns.AckError`) or could not persist it.
+
+        An ``AckError`` for ids ``already_acknowledged`` is expected after a
+        deadline passed: another consumer handled the work again and acked first.
+        """
+        log.warning("rayka: consumer %s: %s", self.context.self.path, error)
+
+    # -- machinery ---------------------------------------------------------------
+    def on_start(self) -> Any:
+        self.queue.tell(Pull(self.window, self.context.self), self.context.self)
+
+    def receive(self, message: Any) -> Any:
+        if type(message) is Deliveries:
+            self.consume(message.batch)
+            return None
+        return self.other(message)
+
+    def other(self, message: Any) -> Any:
+        if type(message) is _AckOutcome:
+            error = message.reply.exception(0)
+            if error is None:
+                self.on_acked(message.ids)
+            else:
+                self.on_ack_failed(error)
+            return None
+        if type(message) is AckRejected:
+            self.on_ack_failed(message.error)
+            return None
+        return self.on_message(message)
+
+    def consume(self, batch: tuple[Delivery, ...]) -> None:
+        done: list[int] = []
+        seen = self.seen
+        handle = self.handle
+        try:
+            for delivery in batch:
+                if seen is not None and delivery.id in seen:
+                    done.append(delivery.id)
+                    continue
+                self.delivery = delivery
+                handle(delivery.work)
+                if seen is not None:
+                    seen.add(delivery.id)
+                done.append(delivery.id)
+        except BaseException:
+            self.give_back(done, batch)
+            raise
+        finally:
+            self.delivery = None
+        self.ack(done)
+
+    def give_back(self, done: list[int], batch: tuple[Delivery, ...]) -> None:
+        self.ack(done)
+        rest = tuple(d.id for d in batch[len(done):])
+        if rest:
+            self.queue.tell(Release(rest), self.context.self)
+
+    def ack(self, ids: Iterable[int]) -> None:
+        ids = tuple(ids)
+        if not ids:
+            return
+        me = self.context.self
+        if self.confirm_acks:
+            reply = self.queue.ask(Ack(ids), timeout=None)
+            reply.add_done_callback(lambda r: me.tell(_AckOutcome(ids, r)))
+        else:
+            self.queue.tell(Ack(ids), me)
+
+
+class AsyncConsumer(Consumer):
+    """A :class:`Consumer` whose ``handle`` is ``async``: it may await (other actors keep running).
+
+    Example:
+        >>> import asyncio, rayka
+        >>> from rayka.patterns import WorkQueue, AsyncConsumer, Put, Drain
+        >>> class Sleeper(AsyncConsumer):
+        ...     async def handle(self, work):
+        ...         await asyncio.sleep(0)
+        >>> with rayka.ActorSystem("doc") as system:
+        ...     queue = system.spawn(WorkQueue, 4)
+        ...     _ = system.spawn(Sleeper, queue)
+        ...     _ = queue.ask(Put("nap")).result(timeout=1)
+        ...     queue.ask(Drain()).result(timeout=1)
+        1
+    """
+
+    async def handle(self, work: Any) -> Any:  # type: ignore[override]
+        """Do the work; raise to have it delivered again."""
+        raise NotImplementedError(f"{type(self).__name__} must define async handle(self, work)")
+
+    async def receive(self, message: Any) -> Any:  # type: ignore[override]
+        if type(message) is not Deliveries:
+            return self.other(message)
+        done: list[int] = []
+        seen = self.seen
+        batch = message.batch
+        try:
+            for delivery in batch:
+                if seen is not None and delivery.id in seen:
+                    done.append(delivery.id)
+                    continue
+                self.delivery = delivery
+                await self.handle(delivery.work)
+                if seen is not None:
+                    seen.add(delivery.id)
+                done.append(delivery.id)
+        except BaseException:
+            self.give_back(done, batch)
+            raise
+        finally:
+            self.delivery = None
+        self.ack(done)
+        return None

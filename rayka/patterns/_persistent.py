@@ -1,0 +1,141 @@
+"""Event-sourced actors: persist an event, then change state; replay events on recovery.
+
+A :class:`PersistentActor` keeps its state as the fold of its events. In an
+``async receive`` it calls ``await self.persist(event)``: the event is
+written to the journal (group commit with every other writer), and only once
+it is on disk does :meth:`~PersistentActor.apply` change the state. On start
+(and on a restart by its supervisor) the actor loads its latest snapshot
+and applies the events after it. Every ``snapshot_every`` events it saves
+``snapshot()``, so recovery stays short.
+
+Example:
+    >>> import os, tempfile, rayka
+    >>> from rayka.persistence import SqliteJournal
+    >>> from rayka.patterns import PersistentActor
+    >>> class Counter(PersistentActor):
+    ...     snapshot_every = 100
+    ...     def __init__(self, journal):
+    ...         super().__init__(journal, "counter-1")
+    ...         self.total = 0
+    ...     def apply(self, event):
+    ...         self.total += event
+    ...     def snapshot(self):
+    ...         return self.total
+    ...     def restore(self, state):
+    ...         self.total = state
+    ...     async def receive(self, message):
+    ...         if message == "total":
+    ...             return self.total
+    ...         await self.persist(message)
+    >>> path = os.path.join(tempfile.mkdtemp(), "events.db")
+    >>> for run in range(2):
+    ...     with SqliteJournal(path) as journal, rayka.ActorSystem("doc") as system:
+    ...         counter = system.spawn(Counter, journal)
+    ...         counter.tell(5)
+    ...         print(counter.ask("total").result(timeout=5))
+    5
+    10
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, ClassVar
+
+from ..actors import Actor
+from ..persistence import SqliteJournal, decode, encode
+
+__all__ = ["PersistentActor"]
+
+log = logging.getLogger("rayka.patterns")
+
+
+class PersistentActor(Actor):
+    """An actor whose state is rebuilt from its events in a journal.
+
+    Args:
+        journal: an open :class:`~rayka.persistence.SqliteJournal` (the caller closes it).
+        persistence_id: this actor's log in the journal (unique per actor).
+
+    Override :meth:`apply` (and :meth:`snapshot` / :meth:`restore` to use
+    snapshots, with the class attribute ``snapshot_every``). Call
+    ``super().__init__(journal, persistence_id)`` from ``__init__``; a
+    subclass that overrides ``on_start`` calls ``super().on_start()``, which
+    recovers. ``self.seq`` is the sequence number of the last event applied.
+    """
+
+    snapshot_every: ClassVar[int | None] = None
+
+    def __init__(self, journal: SqliteJournal, persistence_id: str) -> None:
+        if not isinstance(persistence_id, str) or not persistence_id:
+            raise ValueError(f"persistence_id must be a non-empty str, got {persistence_id!r}")
+        self.journal = journal
+        self.persistence_id = persistence_id
+        self.seq = 0
+        self.since_snapshot = 0
+
+    # -- to override -------------------------------------------------------------
+    def apply(self, event: Any) -> None:
+        """Change the state by one event (during recovery, and after each ``persist``)."""
+        raise NotImplementedError(f"{type(self).__name__} must define apply(self, event)")
+
+    def snapshot(self) -> Any:
+        """The state to save as a snapshot (with ``snapshot_every`` set)."""
+        raise NotImplementedError(f"{type(self).__name__} sets snapshot_every, so it must define snapshot(self)")
+
+    def restore(self, state: Any) -> None:
+        """Set the state from a snapshot that :meth:`snapshot` returned."""
+        raise NotImplementedError(f"{type(self).__name__} sets snapshot_every, so it must define restore(self, state)")
+
+    # -- machinery ---------------------------------------------------------------
+    def on_start(self) -> Any:
+        self.recover()
+
+    def recover(self) -> int:
+        """Load the latest snapshot and apply the events after it; returns how many events were applied."""
+        journal, pid = self.journal, self.persistence_id
+        self.seq = 0
+        found = journal.load_snapshot(pid)
+        if found is not None:
+            self.seq, payload = found
+            self.restore(decode(payload))
+        applied = 0
+        for seq, payload in journal.read(pid, self.seq + 1):
+            self.apply(decode(payload))
+            self.seq = seq
+            applied += 1
+        self.seq = max(self.seq, journal.highest_seq(pid))
+        self.since_snapshot = applied
+        return applied
+
+    async def persist(self, *events: Any) -> int:
+        """Write ``events`` (all or none), then apply them; returns the last one's sequence number.
+
+        Raises:
+            JournalError: they could not be written; the state is unchanged.
+        """
+        if not events:
+            return self.seq
+        payloads = [encode(event) for event in events]
+        seq = await asyncio.wrap_future(self.journal.append(self.persistence_id, payloads))
+        for event in events:
+            self.apply(event)
+        self.seq = seq
+        self.since_snapshot += len(events)
+        every = self.snapshot_every
+        if every is not None and self.since_snapshot >= every:
+            self.since_snapshot = 0
+            self.save_snapshot()
+        return seq
+
+    def save_snapshot(self) -> None:
+        """Save ``snapshot()`` as of ``self.seq`` now (also done every ``snapshot_every`` events)."""
+        path, pid = self.context.self.path, self.persistence_id
+
+        def saved(future: Any) -> None:
+            error = future.exception()
+            if error is not None:  # recovery still works from the events, only slower
+                log.error("rayka: %s: snapshot of %r failed: %r", path, pid, error)
+
+        self.journal.save_snapshot(pid, self.seq, encode(self.snapshot())).add_done_callback(saved)

@@ -1,0 +1,127 @@
+"""Replies that outlive the handler: take over an ask's reply, forward an ask, relay a reply.
+
+Everything in :mod:`rayka.patterns` that answers an ``ask`` later than the
+handler returns (a router forwarding an ask to a routee, a work queue holding
+a producer's ``Put`` until there is room) goes through this module. It is the
+one place that reaches under the public API (the message being handled, and
+the length of a local mailbox); the rest of the package only uses ``tell``,
+``ask``, ``watch`` and timers, so it keeps working when refs point to other
+nodes.
+
+Example:
+    >>> import rayka
+    >>> class Later(rayka.Actor):
+    ...     def __init__(self):
+    ...         self.waiting = []
+    ...     def receive(self, message):
+    ...         if message == "wait":
+    ...             self.waiting.append(take_reply(self.context))
+    ...         elif message == "release":
+    ...             for reply in self.waiting:
+    ...                 reply.set_result("released")
+    >>> with rayka.ActorSystem("doc") as system:
+    ...     ref = system.spawn(Later)
+    ...     reply = ref.ask("wait")
+    ...     ref.tell("release")
+    ...     reply.result(timeout=1)
+    'released'
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from ..actors import ActorContext, ActorRef, Reply
+
+_log = logging.getLogger("rayka.patterns")
+
+__all__ = ["forward", "mailbox_size", "refuse", "relay", "take_reply", "tell_function"]
+
+
+def take_reply(context: ActorContext) -> Reply[Any] | None:
+    """Take over the reply of the ask being handled, or ``None`` when it was a ``tell``.
+
+    The handler's return value no longer answers the ask: the caller resolves
+    the returned reply itself, later, with ``set_result`` or
+    ``set_exception``. The sender stays visible as ``context.sender``.
+    """
+    current = context._current  # type: ignore[attr-defined]
+    if current is None or current[2] is None:
+        return None
+    context._current = (current[0], current[1], None)  # type: ignore[attr-defined]
+    return current[2]
+
+
+def relay(reply: Reply[Any]) -> Callable[[Reply[Any]], None]:
+    """A done-callback that copies one reply's outcome into ``reply``."""
+
+    def copy(inner: Reply[Any]) -> None:
+        error = inner.exception(0)
+        if error is None:
+            reply.set_result(inner.result(0))
+        else:
+            reply.set_exception(error)
+
+    return copy
+
+
+def forward(context: ActorContext, ref: ActorRef, message: Any) -> None:
+    """Pass ``message`` on to ``ref`` as if its sender had sent it there.
+
+    A ``tell`` keeps its sender; an ``ask`` is re-asked of ``ref`` and the
+    answer (value or error) goes straight to the original asker, while this
+    actor carries on with its next message.
+    """
+    reply = take_reply(context)
+    if reply is None:
+        ref.tell(message, context.sender)
+    elif not _deliver_local(ref, (message, context.sender, reply)):
+        ref.ask(message, timeout=None).add_done_callback(relay(reply))
+
+
+def _deliver_local(ref: ActorRef, envelope: tuple) -> bool:
+    """Put an ask's envelope, reply included, straight into a live local mailbox (no second reply)."""
+    cell = getattr(ref, "_cell", None)
+    put = getattr(cell, "_put", None)
+    if put is None or cell.state or getattr(cell.mailbox, "capacity", None) is not None:
+        return False
+    put(envelope)
+    cell.wake()
+    return True
+
+
+def refuse(context: ActorContext, message: Any, error: BaseException) -> None:
+    """Answer a message the actor cannot take with ``error``, without failing the actor.
+
+    An ask fails with ``error``; a ``tell`` is logged and goes to dead letters
+    (reason ``"refused"``), so the failure always shows somewhere.
+    """
+    reply = take_reply(context)
+    if reply is not None:
+        reply.set_exception(error)
+        return
+    from ..actors import DeadLetter
+
+    _log.error("rayka: %s", error)
+    context.system.dead_letters.publish(DeadLetter(message, context.sender, context.self.path, "refused"))
+
+
+def mailbox_size(ref: ActorRef) -> int | None:
+    """How many messages wait in ``ref``'s mailbox, or ``None`` when that is not known here."""
+    cell = getattr(ref, "_cell", None)
+    mailbox = getattr(cell, "mailbox", None)
+    if mailbox is None:
+        return None
+    try:
+        return len(mailbox)
+    except TypeError:
+        return None
+
+
+def tell_function(ref: ActorRef) -> Callable[[Any, Any], None]:
+    """The cheapest callable ``f(message, sender)`` that tells ``ref``, for fan-out loops."""
+    cell = getattr(ref, "_cell", None)
+    tell = getattr(cell, "tell", None)
+    return tell if tell is not None else ref.tell

@@ -1,0 +1,389 @@
+"""A reliable work queue: bounded, work-pulling, acknowledged, redelivered, optionally durable.
+
+Producers ``ask`` it :class:`Put` / :class:`PutMany`; the reply (the ids)
+comes when the work is accepted, so a producer that waits on its puts is
+held back while the queue is full. Consumers send :class:`Pull` with a
+window; the queue never has more than that many unacknowledged deliveries
+on one consumer. Each delivery carries the work's id and must be
+acknowledged with :class:`Ack`. Work not acknowledged goes to another
+consumer when its consumer dies (death watch), hands it back
+(:class:`Release`) or misses the ``ack_timeout`` deadline.
+
+With a ``journal`` the queue is durable: accepted work is written (group
+commit) before the put is answered, acknowledgements are written before an
+asked ``Ack`` is answered, and a queue started on the same journal and
+persistence id delivers again every piece of work that was accepted and not
+acknowledged, and none that was.
+
+Example:
+    >>> import rayka
+    >>> from rayka.patterns import WorkQueue, Consumer, Put
+    >>> done = []
+    >>> class Worker(Consumer):
+    ...     def handle(self, work):
+    ...         done.append(work)
+    >>> with rayka.ActorSystem("doc") as system:
+    ...     queue = system.spawn(WorkQueue, 100)
+    ...     worker = system.spawn(Worker, queue)
+    ...     [queue.ask(Put(f"job-{n}")).result(timeout=1) for n in range(3)]
+    ...     queue.ask(rayka.patterns.Drain()).result(timeout=1)
+    ...     done
+    [1, 2, 3]
+    3
+    ['job-0', 'job-1', 'job-2']
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from .._errors import ActorStopped, JournalError
+from ..actors import Actor, ActorRef, Terminated
+from ._queue_journal import QueueJournal
+from ._queue_messages import (
+    Ack,
+    AckError,
+    AckRejected,
+    Deliveries,
+    GetQueueStatistics,
+    Pull,
+    Put,
+    PutMany,
+    QueueStatistics,
+    Release,
+)
+from ._ledger import Ledger
+from ._reply import refuse, take_reply
+
+__all__ = ["Drain", "WorkQueue"]
+
+log = logging.getLogger("rayka.patterns")
+
+
+@dataclass(frozen=True, slots=True)
+class Drain:
+    """Ask for an answer once no work is pending, in flight or being persisted; it is the number acknowledged."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Tick:
+    """The queue's own reminder to look for missed deadlines."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """Accepted work is on disk: make it deliverable (sent by the journal's writer thread)."""
+
+    owner: Any
+    first: int
+    works: tuple
+    error: BaseException | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Broken:
+    """A journal write failed: accept no more work."""
+
+    error: BaseException
+
+
+_TICK = _Tick()
+
+
+class WorkQueue(Actor):
+    """Hold work until a consumer acknowledges it.
+
+    Args:
+        capacity: the most work held at once (pending, in flight, being
+            persisted); puts beyond it wait.
+        ack_timeout: seconds a delivery may stay unacknowledged before it
+            goes to another consumer; ``None`` waits for the consumer's death.
+        max_batch: the most deliveries in one :class:`Deliveries` message.
+        journal: a :class:`~rayka.persistence.SqliteJournal` to make the queue durable.
+        persistence_id: the queue's log in the journal.
+        snapshot_every: journal events between snapshots (which compact the log).
+
+    Work items are kept as given (in memory) or encoded with
+    :func:`rayka.persistence.encode` (durable). An in-memory queue that is
+    restarted by its supervisor starts empty; a durable one recovers.
+    """
+
+    def __init__(self, capacity: int = 10_000, *, ack_timeout: float | None = 30.0, max_batch: int = 128,
+                 journal: Any = None, persistence_id: str = "work-queue", snapshot_every: int | None = 10_000) -> None:
+        if not isinstance(capacity, int) or capacity < 1:
+            raise ValueError(f"WorkQueue capacity must be an int >= 1, got {capacity!r}")
+        if ack_timeout is not None and not ack_timeout > 0:
+            raise ValueError(f"ack_timeout must be > 0 seconds or None, got {ack_timeout!r}")
+        if not isinstance(max_batch, int) or max_batch < 1:
+            raise ValueError(f"max_batch must be an int >= 1, got {max_batch!r}")
+        self.capacity = capacity
+        self.ack_timeout = ack_timeout
+        self.log = QueueJournal(journal, persistence_id, snapshot_every) if journal is not None else None
+        self.ledger = Ledger(max_batch)
+        self.waiting: deque[tuple[tuple, Any, bool]] = deque()  # puts waiting for room
+        self.persisting: dict[int, tuple] = {}  # first id -> works being written
+        self.reserved = 0
+        self.next_id = 1
+        self.timer: Any = None
+        self.drains: list[Any] = []
+        self.broken: BaseException | None = None
+        self.accepted = self.acknowledged = self.rejected = self.peak = 0
+        self.send = self._send
+
+    # -- lifecycle ---------------------------------------------------------------
+    def on_start(self) -> None:
+        if self.log is None:
+            return
+        self.next_id, outstanding = self.log.recover()
+        for i in sorted(outstanding):  # attempts=1: it may have been delivered before the restart
+            self.ledger.add(i, (outstanding[i],), attempts=1)
+        if outstanding:
+            log.info("rayka: work queue %s recovered %d unacknowledged items", self.context.self.path,
+                     len(outstanding))
+
+    def on_stop(self) -> None:
+        stopped = ActorStopped(f"work queue {self.context.self.path} stopped before it accepted the work")
+        for _, reply, _ in self.waiting:
+            if reply is not None:
+                reply.set_exception(stopped)
+        self.waiting.clear()
+
+    # -- messages ----------------------------------------------------------------
+    def receive(self, message: Any) -> Any:
+        kind = type(message)
+        if kind is Ack:
+            return self.on_ack(message.ids)
+        if kind is PutMany:
+            return self.on_put(tuple(message.works), False)
+        if kind is Put:
+            return self.on_put((message.work,), True)
+        if kind is _Stored:
+            return self.on_stored(message)
+        if kind is Pull:
+            return self.on_pull(message)
+        if kind is Release:
+            self.ledger.release(_ids(message.ids))
+            return self.dispatch()
+        if kind is _Tick:
+            return self.on_tick()
+        if isinstance(message, Terminated):
+            if self.ledger.unregister(message.ref):
+                self.dispatch()
+            return None
+        if kind is GetQueueStatistics:
+            return self.statistics()
+        if kind is Drain:
+            reply = take_reply(self.context)
+            if reply is not None:
+                self.drains.append(reply)
+                self.check_drained()
+            return None
+        if kind is _Broken:
+            self.break_down(message.error)
+            return None
+        return refuse(self.context, message, TypeError(
+            f"work queue {self.context.self.path} does not handle {type(message).__name__} messages; "
+            "send Put, PutMany, Pull, Ack, Release, Drain or GetQueueStatistics"))
+
+    # -- producers ---------------------------------------------------------------
+    def on_put(self, works: tuple, single: bool) -> None:
+        reply = take_reply(self.context)
+        if self.broken is not None:
+            _fail(reply, JournalError(f"work queue {self.context.self.path} cannot accept work: its journal "
+                                      f"failed ({self.broken!r}); start it again on a working journal"))
+            return
+        if len(works) > self.capacity:
+            _fail(reply, ValueError(f"PutMany of {len(works)} items cannot fit in work queue "
+                                    f"{self.context.self.path} of capacity {self.capacity}; split it"))
+            return
+        if self.waiting or len(self.ledger.items) + self.reserved + len(works) > self.capacity:
+            self.waiting.append((works, reply, single))
+            return
+        self.accept(works, reply, single)
+
+    def accept(self, works: tuple, reply: Any, single: bool) -> None:
+        first = self.next_id
+        n = len(works)
+        self.next_id = first + n
+        answer = first if single else list(range(first, first + n))
+        held = len(self.ledger.items) + self.reserved + n
+        if held > self.peak:
+            self.peak = held
+        if self.log is None:
+            self.store(first, works)
+            if reply is not None:
+                reply.set_result(answer)
+            return
+        self.reserved += n
+        self.persisting[first] = works
+        me, owner = self.context.self, self
+
+        def written(future: Any) -> None:  # on the journal's writer thread
+            error = future.exception()
+            if reply is not None:
+                if error is None:
+                    reply.set_result(answer)
+                else:
+                    reply.set_exception(error)
+            me.tell(_Stored(owner, first, works, error))
+
+        self.log.put(first, works).add_done_callback(written)
+        self.maybe_snapshot()
+
+    def on_stored(self, message: _Stored) -> None:
+        if message.owner is not self:
+            # Written by this queue's previous incarnation: the recovery of this
+            # one read the journal and may hold it already; if not, the next does.
+            return
+        self.reserved -= len(message.works)
+        del self.persisting[message.first]
+        if message.error is not None:
+            self.break_down(message.error)
+            return
+        self.store(message.first, message.works)
+
+    def store(self, first: int, works: tuple) -> None:
+        self.ledger.add(first, works)
+        self.accepted += len(works)
+        self.dispatch()
+
+    def admit(self) -> None:
+        waiting = self.waiting
+        while waiting and len(self.ledger.items) + self.reserved + len(waiting[0][0]) <= self.capacity:
+            works, reply, single = waiting.popleft()
+            self.accept(works, reply, single)
+
+    # -- consumers ---------------------------------------------------------------
+    def on_pull(self, message: Pull) -> None:
+        ref = message.consumer if message.consumer is not None else self.context.sender
+        if ref is None or not isinstance(message.window, int) or message.window < 0:
+            refuse(self.context, message, ValueError(
+                f"work queue {self.context.self.path}: {message!r} needs a window >= 0 and a consumer: "
+                "tell it with sender=consumer_ref, or send Pull(window, consumer_ref)"))
+            return
+        if self.ledger.register(ref, message.window):
+            self.context.watch(ref)
+        self.dispatch()
+
+    def _send(self, consumer: ActorRef, batch: tuple) -> None:
+        consumer.tell(Deliveries(batch), self.context.self)
+
+    def dispatch(self) -> None:
+        ledger = self.ledger
+        if not ledger.has_pending() or not ledger.order:
+            return
+        if self.ack_timeout is None:
+            ledger.dispatch(self.send)
+            return
+        now = self.context.system.clock.time()
+        ledger.dispatch(self.send, now + self.ack_timeout)
+        if self.timer is None and ledger.deadlines:
+            self.timer = self.context.schedule_once(max(0.0, ledger.deadlines[0][0] - now), _TICK)
+
+    def on_tick(self) -> None:
+        self.timer = None
+        ledger = self.ledger
+        ledger.expire(self.context.system.clock.time())
+        self.dispatch()
+        if self.timer is None and ledger.deadlines:
+            delay = ledger.deadlines[0][0] - self.context.system.clock.time()
+            self.timer = self.context.schedule_once(max(0.0, delay), _TICK)
+
+    # -- acknowledgements --------------------------------------------------------
+    def on_ack(self, ids: Any) -> None:
+        ids = _ids(ids)
+        done, bad = self.ledger.ack(ids)
+        self.acknowledged += done
+        reply = take_reply(self.context)
+        error = self.ack_error(bad) if bad else None
+        if error is not None and reply is None:
+            sender = self.context.sender
+            if sender is not None:
+                sender.tell(AckRejected(error))
+            else:
+                log.error("rayka: %s", error)
+        if self.log is not None and done:
+            if bad:
+                rejected = set(bad)
+                ids = [i for i in ids if i not in rejected]
+            future = self.log.ack(ids)
+            if reply is not None:
+                future.add_done_callback(lambda f: _answer(reply, f.exception() or error, done))
+            self.maybe_snapshot()
+        elif reply is not None:
+            _answer(reply, error, done)
+        if self.waiting:
+            self.admit()
+        self.dispatch()
+        if self.drains:
+            self.check_drained()
+
+    def ack_error(self, bad: list) -> AckError:
+        self.rejected += len(bad)
+        issued = range(1, self.next_id)
+        unknown = tuple(i for i in bad if type(i) is not int or i not in issued)
+        again = tuple(i for i in bad if type(i) is int and i in issued)
+        parts = []
+        if again:
+            parts.append(f"{list(again)} that were already acknowledged")
+        if unknown:
+            parts.append(f"{list(unknown)} that it never delivered")
+        return AckError(f"work queue {self.context.self.path} got an ack for ids {' and '.join(parts)}; "
+                        "acknowledge each Delivery once, by its id", unknown, again)
+
+    # -- journal -----------------------------------------------------------------
+    def maybe_snapshot(self) -> None:
+        log_ = self.log
+        if log_ is None or not log_.snapshot_due():
+            return
+        outstanding = [(i, item[0]) for i, item in self.ledger.items.items()]
+        for first, works in self.persisting.items():
+            outstanding.extend(zip(range(first, first + len(works)), works))
+        me = self.context.self
+        log_.snapshot(self.next_id, outstanding, lambda error: me.tell(_Broken(error)))
+
+    def break_down(self, error: BaseException) -> None:
+        if self.broken is None:
+            self.broken = error
+            log.error("rayka: work queue %s: journal write failed (%r); it accepts no more work",
+                      self.context.self.path, error)
+        stopped = JournalError(f"work queue {self.context.self.path} cannot accept work: its journal failed")
+        while self.waiting:
+            _fail(self.waiting.popleft()[1], stopped)
+
+    # -- observing ---------------------------------------------------------------
+    def statistics(self) -> QueueStatistics:
+        ledger = self.ledger
+        in_flight = ledger.in_flight
+        return QueueStatistics(
+            accepted=self.accepted, acknowledged=self.acknowledged, pending=len(ledger.items) - in_flight,
+            in_flight=in_flight, redelivered=ledger.redelivered, waiting_puts=len(self.waiting),
+            consumers=len(ledger.order), rejected_acks=self.rejected, capacity=self.capacity, peak=self.peak,
+        )
+
+    def check_drained(self) -> None:
+        if not self.ledger.items and not self.reserved:
+            drains, self.drains = self.drains, []
+            for reply in drains:
+                reply.set_result(self.acknowledged)
+
+
+def _ids(ids: Any) -> Any:
+    return (ids,) if type(ids) is int else ids
+
+
+def _fail(reply: Any, error: BaseException) -> None:
+    if reply is not None:
+        reply.set_exception(error)
+    else:
+        log.error("rayka: %s", error)
+
+
+def _answer(reply: Any, error: BaseException | None, done: int) -> None:
+    if error is not None:
+        reply.set_exception(error)
+    else:
+        reply.set_result(done)
