@@ -24,10 +24,10 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 import rayka  # noqa: E402
 
-__all__ = ["run"]
+__all__ = ["main", "run"]
 
 
-class Receiver(rayka.Actor):
+class _Receiver(rayka.Actor):
     def __init__(self) -> None:
         self.count = 0
         self.last = -1
@@ -47,7 +47,7 @@ class Receiver(rayka.Actor):
         return message
 
 
-class Sender(rayka.Actor):
+class _Sender(rayka.Actor):
     """Sends n numbered tells, waiting for stream room every 1,000, then asks for the count."""
 
     async def receive(self, message: Any) -> Any:
@@ -63,7 +63,7 @@ class Sender(rayka.Actor):
         return count, in_order, time.perf_counter() - started
 
 
-class Asker(rayka.Actor):
+class _Asker(rayka.Actor):
     async def receive(self, message: Any) -> Any:
         target, n = message
         times = []
@@ -103,14 +103,14 @@ def run(quick: bool = False, repeat: int = 3, nodes: int = 2, pairs: int = 1,
     with rayka.ActorSystem("bench", cluster=cluster) as system:
         say("raw Ray baselines")
         report["ray_raw"] = ray_raw.run(quick=quick)
-        senders = [system.spawn(Sender, node=2 * k) for k in range(pairs)]
-        receivers = [system.spawn(Receiver, node=2 * k + 1) for k in range(pairs)]
+        senders = [system.spawn(_Sender, node=2 * k) for k in range(pairs)]
+        receivers = [system.spawn(_Receiver, node=2 * k + 1) for k in range(pairs)]
         tell, ask_actor, ask_driver = [], [], []
         for attempt in range(repeat):
             say(f"tell across nodes ({attempt + 1}/{repeat})")
             tell.append(_tell_rate(system, senders[:1], receivers[:1], n_tell)["msgs_per_s"])
             say(f"ask across nodes ({attempt + 1}/{repeat})")
-            asker = system.spawn(Asker, node=0)
+            asker = system.spawn(_Asker, node=0)
             ask_actor.append(_median_us(asker.ask((receivers[0], n_ask), timeout=300).result()))
             samples = []
             for i in range(n_ask):
@@ -127,7 +127,7 @@ def run(quick: bool = False, repeat: int = 3, nodes: int = 2, pairs: int = 1,
             aggregate = [_tell_rate(system, senders, receivers, n_tell)["msgs_per_s"] for _ in range(repeat)]
             report[f"tell_{pairs}_pairs_msgs_per_s"] = statistics.median(aggregate)
         say("node loss")
-        victim = system.spawn(Receiver, name="victim", node=1)
+        victim = system.spawn(_Receiver, name="victim", node=1)
         victim.ask("count", timeout=30).result()
         runtime = system._cluster
         killed = time.perf_counter()

@@ -10,7 +10,7 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 import cloudpickle
 import pytest
 
-import cluster_actors
+from tests.cluster import cluster_actors
 
 # Test modules are not importable on the node runtimes: send their classes by value.
 cloudpickle.register_pickle_by_value(cluster_actors)

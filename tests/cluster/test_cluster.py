@@ -11,7 +11,7 @@ import pytest
 
 import rayka
 
-from cluster_actors import Counter, Forwarder, Sender, Watcher
+from tests.cluster.cluster_actors import Counter, Forwarder, Sender, Watcher
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
 

@@ -8,7 +8,7 @@ import pytest
 
 import rayka
 
-from cluster_actors import Counter, Stuck, Watcher
+from tests.cluster.cluster_actors import Counter, Stuck, Watcher
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(180)]
 

@@ -6,7 +6,7 @@ import pytest
 
 import rayka
 
-from cluster_actors import Parent
+from tests.cluster.cluster_actors import Parent
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
 
