@@ -90,12 +90,14 @@ class Lifecycle:
                 )
             cell = system.make_cell(self, name, info, args, kwargs, mailbox, restart)
             children[name] = cell
+            system.started += 1
         try:
             cell.start()
         except BaseException:
             with system.lock:
                 if children.get(name) is cell:
                     del children[name]
+                system.started -= 1
             raise
         return cell.ref
 
@@ -107,9 +109,6 @@ class Lifecycle:
             self.state = TERMINATED
             error.add_note(f"rayka: while constructing {self.info.cls.__name__} for {self.path}")
             raise
-        system = self._system
-        with system.lock:
-            system.started += 1
         if self.info.has_on_start:
             self.post_system(START)
 

@@ -197,6 +197,8 @@ class NodeRuntime:
         except BaseException:
             self.router.hosted.pop(cell.path, None)
             raise
+        with system.lock:
+            system.started += 1
         return cell.path, cell.uid
 
     def node_down(self, node: str) -> None:
