@@ -49,7 +49,7 @@ from .actors import (
     Strategy,
     Terminated,
 )
-from .actors._supervisor import ChildSpec, Supervisor
+from .actors import ChildSpec, Signal, Supervisor, Timer
 
 __version__ = "0.1.0"
 
@@ -78,10 +78,12 @@ __all__ = [
     "RestForOne",
     "Restart",
     "SerializationError",
+    "Signal",
     "Strategy",
     "Supervisor",
     "SystemClosed",
     "Terminated",
+    "Timer",
     "TransportError",
     "__version__",
     "testing",

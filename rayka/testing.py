@@ -33,6 +33,13 @@ ANY: Any = _Any()
 """Matches any message in :meth:`TestProbe.expect`."""
 
 
+class _Watch:
+    __slots__ = ("ref",)
+
+    def __init__(self, ref: ActorRef) -> None:
+        self.ref = ref
+
+
 class Probe(Actor):
     """An actor that records every message (and its sender) into a thread-safe queue."""
 
@@ -41,6 +48,9 @@ class Probe(Actor):
         self.reply = reply
 
     def receive(self, message: Any) -> Any:
+        if type(message) is _Watch:
+            self.context.watch(message.ref)
+            return True
         self.inbox.put((message, self.context.sender))
         return self.reply
 
@@ -60,6 +70,11 @@ class TestProbe:
         self.inbox: queue.Queue = queue.Queue()
         self.ref: ActorRef = system.spawn(Probe, self.inbox, reply, name=name)
         self.last_sender: ActorRef | None = None
+
+    def watch(self, ref: ActorRef, timeout: float = 3.0) -> ActorRef:
+        """Make the probe watch ``ref``: ``expect(rayka.Terminated)`` then sees it stop."""
+        self.ref.ask(_Watch(ref), timeout=timeout).result()
+        return ref
 
     def expect(self, expected: Any = ANY, timeout: float = 3.0) -> Any:
         """Wait for the next message and check it: equal to ``expected``, an instance of it

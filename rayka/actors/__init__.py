@@ -12,6 +12,7 @@ from ._reply import Reply
 from ._ref import DEFAULT_ASK_TIMEOUT, ActorRef
 from ._signals import ChildFailed, DeadLetter, Signal, Terminated
 from ._supervision import DEFAULT_STRATEGY, AllForOne, Backoff, Directive, OneForOne, Restart, RestForOne, Strategy
+from ._supervisor import ChildSpec, Supervisor
 from ._system import ActorSystem
 from ._timers import Clock, LoopClock, Timer
 
@@ -25,6 +26,7 @@ __all__ = [
     "AllForOne",
     "Backoff",
     "ChildFailed",
+    "ChildSpec",
     "Clock",
     "DeadLetter",
     "DeadLetters",
@@ -36,6 +38,7 @@ __all__ = [
     "Restart",
     "Signal",
     "Strategy",
+    "Supervisor",
     "Terminated",
     "Timer",
 ]

@@ -23,6 +23,9 @@ class _Rest:
         while True:
             try:
                 sent = yield value
+            except GeneratorExit:  # the task was dropped: close the coroutine, do not resume it
+                coro.close()
+                raise
             except BaseException as error:  # noqa: BLE001 - forwarded into the coroutine
                 try:
                     value = coro.throw(error)

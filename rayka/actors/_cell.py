@@ -11,7 +11,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from .._errors import ActorStopped, MailboxFull
+from .._errors import ActorStopped, MailboxFull, SystemClosed
 from ..mailbox._queues import new_deque
 from ._context import ActorContext
 from ._lifecycle import Lifecycle
@@ -115,6 +115,8 @@ class ActorCell(Lifecycle, ActorContext):
     # -- sending ---------------------------------------------------------------
     def tell(self, message: Any, sender: ActorRef | None) -> None:
         if self.state == TERMINATED:
+            if self._system.terminated:
+                raise SystemClosed(f"actor system {self._system.name!r} is shut down; {self.path} cannot be told")
             self._system.dead_letters.publish(DeadLetter(message, sender, self.path, "stopped"))
             return
         try:
@@ -137,6 +139,8 @@ class ActorCell(Lifecycle, ActorContext):
             deadline = None
         reply: Reply = Reply(deadline, "ask to " + self.path, system._loop_thread)
         if self.state == TERMINATED:
+            if system.terminated:
+                raise SystemClosed(f"actor system {system.name!r} is shut down; {self.path} cannot be asked")
             reply.set_exception(ActorStopped(f"{self.path} is stopped; the ask was not delivered"))
             return reply
         try:
@@ -171,7 +175,13 @@ class ActorCell(Lifecycle, ActorContext):
             self.tell(message, sender)
             reply.set_result(None)
             return reply
-        if offer((message, sender, None), lambda: reply.set_result(None)):
+        def admitted(ok: bool) -> None:
+            if ok:
+                reply.set_result(None)
+            else:
+                reply.set_exception(ActorStopped(f"{self.path} stopped while the send waited for room"))
+
+        if offer((message, sender, None), admitted):
             reply.set_result(None)
         self.wake()
         return reply
@@ -188,7 +198,10 @@ class ActorCell(Lifecycle, ActorContext):
     def _dead_letter(self, envelope: tuple, reason: str) -> None:
         message, sender, reply = envelope
         if reply is not None:
-            reply.set_exception(ActorStopped(f"{self.path}: message not handled ({reason})"))
+            if reason == "overflow":
+                reply.set_exception(MailboxFull(f"mailbox of {self.path} is full: the ask was dropped (overflow)"))
+            else:
+                reply.set_exception(ActorStopped(f"{self.path}: message not handled ({reason})"))
         self._system.dead_letters.publish(DeadLetter(message, sender, self.path, reason))
 
     def wake(self) -> None:
@@ -226,7 +239,7 @@ class ActorCell(Lifecycle, ActorContext):
             n -= 1
             self._current = envelope
             if info.blocking:
-                self.start_async(self._system._run_blocking(receive, envelope[0]), envelope)
+                self.start_async(self._system.run_blocking(receive, envelope[0]), envelope)
                 return
             try:
                 result = receive(envelope[0])

@@ -11,6 +11,7 @@ parked: it holds no callback on the loop until something becomes ready.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections import deque
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["Dispatcher"]
 
 _get_ident = threading.get_ident
+log = logging.getLogger("rayka")
 
 
 class Dispatcher:
@@ -56,10 +58,14 @@ class Dispatcher:
         ready = self.ready
         popleft = ready.popleft
         turns = self.turns_per_slice
-        while ready and turns:
-            turns -= 1
-            cell = self.current = popleft()
-            cell.run()
+        try:
+            while ready and turns:
+                turns -= 1
+                cell = self.current = popleft()
+                cell.run()
+        except BaseException as bug:  # noqa: BLE001 - a runtime bug must not stop every actor
+            log.critical("rayka: the dispatcher hit a bug running %s: %r", getattr(cell, "path", cell), bug,
+                         exc_info=bug)
         self.current = None
         if ready:
             self.loop.call_soon(self._drain)

@@ -76,6 +76,9 @@ class Lifecycle:
         with system.lock:
             if system.closed:
                 raise SystemClosed(f"actor system {system.name!r} is shut down; cannot spawn {cls.__name__}")
+            if system.failure is not None:
+                raise SystemClosed(f"actor system {system.name!r} stopped its user actors after a failure escalated "
+                                   f"to the root ({system.failure!r}); cannot spawn {cls.__name__}: start a new system")
             if self.state >= STOPPING:
                 raise ActorStopped(f"cannot spawn {cls.__name__} under {self.path}: it is stopping")
             children = self._children
@@ -222,7 +225,9 @@ class Lifecycle:
         if directive is Directive.RESUME:
             child.post_system(RESUME)
         elif directive is Directive.STOP:
-            child.post_system(STOP_FAILED, error)
+            siblings = list(self._children.values()) if self._children else [child]
+            for cell in strategy.affected(siblings, child):
+                cell.post_system(STOP_FAILED, error) if cell is child else cell.request_stop()
         elif directive is Directive.ESCALATE:
             self._system.count("escalations")
             self.handler_failed(error, None)
@@ -413,6 +418,7 @@ class Lifecycle:
         return future
 
     def force_terminate(self: ActorCell) -> None:
+        self._system.forced += 1
         for child in list(self._children.values()) if self._children else ():
             child.force_terminate()
         busy = self._busy
@@ -425,6 +431,9 @@ class Lifecycle:
         if self.state == TERMINATED:
             return
         self.state = TERMINATED
+        current, self._current = self._current, None
+        if current is not None and current[2] is not None:
+            current[2].set_exception(ActorStopped(f"{self.path} stopped while handling the message"))
         self.flush_to_dead_letters()
         if self._stash:
             for envelope in self._stash:

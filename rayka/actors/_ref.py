@@ -71,6 +71,17 @@ class ActorRef(Generic[M]):
         """The actor's name among its siblings."""
         return self._cell.name
 
+    def statistics(self) -> Any:
+        """The actor's mailbox counters (queued, peak, dropped, processed, ...): a frozen record.
+
+        Raises:
+            TypeError: for an actor on another node (ask it instead).
+        """
+        mailbox = getattr(self._cell, "mailbox", None)
+        if mailbox is None:
+            raise TypeError(f"{self.path} lives on another node; its mailbox statistics are read on that node")
+        return mailbox.statistics()
+
     @property
     def is_alive(self) -> bool:
         """False once the actor has terminated."""

@@ -65,7 +65,6 @@ class _RootGuardian(Actor):
                          "under %s were stopped and the system accepts no new actors", system.name,
                          message.error, message.ref.path)
             system.failure = message.error
-            system.closed = True
 
 
 class ActorSystem:
@@ -117,6 +116,7 @@ class ActorSystem:
         self._stats: Counter[str] = Counter()
         self.started = 0
         self.stopped = 0
+        self.forced = 0  # actors terminated without waiting for them (stuck past their timeout)
         self._uids = itertools.count(1)
         self._names = itertools.count(1)
         self._class_infos: dict[type, ClassInfo] = {}
@@ -184,6 +184,11 @@ class ActorSystem:
             return self._cluster.spawn(cls, args, kwargs, name=name, mailbox=mailbox, restart=restart, node=node)
         return self._user.spawn_child(cls, args, kwargs, name, mailbox, restart)
 
+    @property
+    def terminated(self) -> bool:
+        """True once ``shutdown`` has stopped every actor."""
+        return self._terminated.is_set()
+
     def lookup(self, name_or_path: str) -> ActorRef:
         """Find an actor by top-level name (``"counter"``) or path (``"/user/a/b"``).
 
@@ -250,7 +255,7 @@ class ActorSystem:
         if threading.get_ident() == self._loop_thread:
             return False
         limit = timeout if timeout is not None else 2 * (self.shutdown_timeout or 0) + 1.0
-        clean = self._terminated.wait(limit)
+        clean = self._terminated.wait(limit) and not self.forced
         if not clean:
             log.error("rayka: system %r: actors still stopping after %s s; abandoning them", self.name, limit)
         if self._thread is not None:
@@ -303,6 +308,9 @@ class ActorSystem:
         info = self._class_infos.get(cls)
         if info is not None:
             return info
+        if isinstance(cls, Actor):
+            raise TypeError(f"spawn() needs a rayka.Actor class, got an instance {cls!r}; pass "
+                            f"{type(cls).__name__} and its constructor arguments instead")
         if not (isinstance(cls, type) and issubclass(cls, Actor)):
             raise TypeError(
                 f"spawn() needs a subclass of rayka.Actor, got {cls!r}; define "
@@ -368,7 +376,6 @@ class ActorSystem:
     def root_failed(self, error: BaseException) -> None:
         log.critical("rayka: system %r: the root guardian failed with %r; stopping everything", self.name, error)
         self.failure = error
-        self.closed = True
         self._root.state = 0
         self._root.request_stop()
 

@@ -151,8 +151,12 @@ class BoundedQueue(UnboundedQueue):
                 self._q = deque()
             self._q.append(envelope)
 
-    def offer(self, envelope: Envelope, on_admit: Callable[[], None]) -> bool:
-        """Put now if there is room, else wait in line; ``on_admit`` runs when it enters the queue."""
+    def offer(self, envelope: Envelope, on_admit: Callable[[bool], None]) -> bool:
+        """Put now if there is room, else wait in line.
+
+        ``on_admit(True)`` runs when the envelope enters the queue, ``on_admit(False)``
+        when the queue is drained (the actor stopped) while it waited.
+        """
         with self._lock:
             q = self._q
             if q is None:
@@ -179,16 +183,17 @@ class BoundedQueue(UnboundedQueue):
                 waiting, admitted = waiters.popleft()
                 q.append(waiting)
         if admitted is not None:
-            admitted()
+            admitted(True)
         return envelope
 
     def drain(self) -> list[Envelope]:
         with self._lock:
             out = super().drain()
-            if self._waiters:
-                out.extend(envelope for envelope, _ in self._waiters)
-                self._waiters.clear()
-            return out
+            waiters, self._waiters = self._waiters, None
+        for envelope, on_admit in waiters or ():
+            on_admit(False)  # the sender's wait ends: the actor is gone
+            out.append(envelope)
+        return out
 
     def statistics(self) -> MailboxStatistics:
         with self._lock:
