@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .._errors import ActorNotFound, ActorStopped, SystemClosed
+from .._errors import ActorNotFound, ActorStopped, InvalidActorName, SystemClosed
 from ..mailbox import Mailbox, UnboundedQueue
 from ._actor import Actor
 from ._cell import ActorCell
@@ -183,6 +183,27 @@ class ActorSystem:
                                  "cluster mode; create the system with ActorSystem(name, cluster=rayka.RayCluster())")
             return self._cluster.spawn(cls, args, kwargs, name=name, mailbox=mailbox, restart=restart, node=node)
         return self._user.spawn_child(cls, args, kwargs, name, mailbox, restart)
+
+    def get_or_spawn(self, cls: type[Actor], *args: Any, name: str, **kwargs: Any) -> ActorRef:
+        """Return the live top-level actor called ``name``, or spawn ``cls(*args, **kwargs)`` under it.
+
+        Made for notebooks: re-running a cell that starts a named actor gives the
+        same actor back instead of failing or leaking a second one.
+
+        Raises:
+            InvalidActorName: ``name`` belongs to an actor of another class.
+        """
+        with self.lock:
+            try:
+                ref = self.lookup(name)
+            except ActorNotFound:
+                return self.spawn(cls, *args, name=name, **kwargs)
+        existing = getattr(ref._cell, "info", None)
+        if existing is not None and existing.cls is not cls:
+            raise InvalidActorName(
+                f"{ref.path} is a {existing.cls.__name__}, not a {cls.__name__}; stop it first or pick another name"
+            )
+        return ref
 
     @property
     def terminated(self) -> bool:

@@ -281,3 +281,29 @@ def test_the_probe_helper_answers_asks_with_its_configured_reply(system: ActorSy
         probe.expect("more", timeout=0.01)
     ref = system.spawn(Probe)
     assert ref.ask("x").result(WAIT) is None
+
+
+def test_get_or_spawn_returns_the_live_named_actor_instead_of_a_second_one(system: ActorSystem) -> None:
+    from rayka.testing import Probe
+
+    first = system.get_or_spawn(Probe, name="notebook-cell")
+    again = system.get_or_spawn(Probe, name="notebook-cell")
+    assert first == again
+    assert system.statistics()["actors"] == 1
+    first.stop()
+    assert system.wait_terminated(first, timeout=WAIT)
+    third = system.get_or_spawn(Probe, name="notebook-cell")
+    assert third != first and third.is_alive
+
+
+def test_get_or_spawn_refuses_a_name_held_by_another_class(system: ActorSystem) -> None:
+    import rayka
+    from rayka.testing import Probe
+
+    class Other(rayka.Actor):
+        def receive(self, message):
+            return message
+
+    system.spawn(Other, name="taken")
+    with pytest.raises(rayka.InvalidActorName, match="Other"):
+        system.get_or_spawn(Probe, name="taken")
