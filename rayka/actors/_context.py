@@ -9,6 +9,7 @@ from .._errors import RaykaError
 if TYPE_CHECKING:
     from ._actor import Actor
     from ._ref import ActorRef
+    from ._reply import Reply
     from ._timers import Timer
 
 __all__ = ["ActorContext"]
@@ -63,6 +64,19 @@ class ActorContext:
     def sender(self) -> ActorRef | None:
         """The sender of the message being handled, when it gave one."""
         return self._sender  # type: ignore[attr-defined]
+
+    def defer_reply(self) -> Reply | None:
+        """Take over the reply of the ask being handled (``None`` for a tell), to answer it later.
+
+        The handler's return value then no longer answers the ask: resolve the
+        returned :class:`Reply` yourself with ``set_result`` or ``set_exception``
+        (a router forwarding it, a queue holding it until there is room).
+        """
+        current = self._current  # type: ignore[attr-defined]
+        if current is None or current[2] is None:
+            return None
+        self._current = (current[0], current[1], None)  # type: ignore[attr-defined]
+        return current[2]
 
     @property
     def system(self) -> Any:

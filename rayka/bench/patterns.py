@@ -6,7 +6,9 @@ in one process:
 - ``workqueue``: one producer actor putting batches (``PutMany``), a queue
   of bounded capacity, 4 consumers (:class:`~rayka.patterns.Consumer`)
   acknowledging every item; counted when the queue has every item acknowledged.
-- ``durable-group``: the same on a SQLite journal with group commit: each
+- ``workqueue-put-each``: the same with one ``Put`` (one ask) per item,
+  256 unanswered: what a producer that does not batch gets.
+- ``durable-group``: the same as ``workqueue`` on a SQLite journal with group commit: each
   accepted batch and each acknowledgement batch is on disk (fsync per commit)
   before it counts; timed until the last acknowledgement is on disk.
 - ``durable-fsync-each``: one item per put and per acknowledgement, each its
@@ -174,6 +176,8 @@ def run(quick: bool = False, *, directory: str | None = None) -> dict[str, Any]:
     results = []
     try:
         results.append({"scenario": "workqueue", "target_per_s": 200_000, **_queue_run(400_000 // scale)})
+        results.append({"scenario": "workqueue-put-each", "target_per_s": None,
+                         **_queue_run(100_000 // scale, batch=1, outstanding=256)})
         results.append({"scenario": "durable-group", "target_per_s": 50_000,
                         **_durable_run(workdir, "group", 200_000 // scale, "group")})
         results.append({"scenario": "durable-fsync-each", "target_per_s": None,
@@ -184,7 +188,21 @@ def run(quick: bool = False, *, directory: str | None = None) -> dict[str, Any]:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return {"benchmark": "patterns", "quick": quick, "cpus": os.cpu_count(),
-            "python": platform.python_version(), "results": results}
+            "python": platform.python_version(), "journal_filesystem": _filesystem(os.path.realpath(workdir)),
+            "results": results}
+
+
+def _filesystem(directory: str) -> str:
+    best, kind = "", "unknown"
+    try:
+        with open("/proc/mounts") as mounts:
+            for line in mounts:
+                fields = line.split()
+                if len(fields) > 2 and directory.startswith(fields[1]) and len(fields[1]) > len(best):
+                    best, kind = fields[1], fields[2]
+    except OSError:
+        pass
+    return kind
 
 
 def _table(report: dict[str, Any]) -> str:
@@ -197,7 +215,7 @@ def _table(report: dict[str, Any]) -> str:
                  if k not in ("scenario", "items", "deliveries", "asks", "seconds", "per_s", "target_per_s")}
         lines.append(f"{row['scenario']:<20}{count:>10,}{row['seconds']:>9}{row['per_s']:>13,}{target:>11}  "
                      + ", ".join(f"{k}={v}" for k, v in notes.items()))
-    lines.append(f"{report['cpus']} CPUs, Python {report['python']}")
+    lines.append(f"{report['cpus']} CPUs, Python {report['python']}, journals on {report['journal_filesystem']}")
     return "\n".join(lines)
 
 

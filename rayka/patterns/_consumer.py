@@ -33,8 +33,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar, Iterable
 
-from ..actors import Actor, ActorRef, Reply
-from ._queue_messages import Ack, AckRejected, Deliveries, Delivery, Pull, Release
+from ..actors import Actor, ActorRef, Reply, Terminated
+from ._queue_messages import Ack, AckError, AckRejected, Deliveries, Delivery, Pull, Release
 
 __all__ = ["AsyncConsumer", "Consumer", "SeenIds"]
 
@@ -92,6 +92,14 @@ class _AckOutcome:
     reply: Reply[Any]
 
 
+@dataclass(frozen=True, slots=True)
+class _Repull:
+    """A consumer's own reminder to tell its queue its window again."""
+
+
+_REPULL = _Repull()
+
+
 class Consumer(Actor):
     """A work-queue consumer: subclass it and write ``handle(self, work)``.
 
@@ -100,16 +108,21 @@ class Consumer(Actor):
         window: unacknowledged deliveries it may hold (class attribute ``window`` by default).
         seen: a :class:`SeenIds` to skip work handled before (effectively-once).
 
-    Class attributes: ``window`` (default 256) and ``confirm_acks``: when
+    Class attributes: ``window`` (default 256); ``confirm_acks``: when
     true, acks are asked, and :meth:`on_acked` runs once the queue has taken
-    them (after they are on disk, for a durable queue). ``self.delivery`` is
-    the :class:`~rayka.patterns.Delivery` being handled. A subclass that
+    them (after they are on disk, for a durable queue); ``repull_every``:
+    seconds between reminders of the window to the queue (``Pull`` is
+    idempotent), so a queue restarted by its supervisor finds its consumers
+    again (``None``: never). ``self.delivery`` is the
+    :class:`~rayka.patterns.Delivery` being handled. A subclass that
     overrides ``on_start`` calls ``super().on_start()``, which registers with
-    the queue.
+    the queue and watches it: when the queue stops, :meth:`on_queue_stopped`
+    runs (it stops the consumer).
     """
 
     window: ClassVar[int] = 256
     confirm_acks: ClassVar[bool] = False
+    repull_every: ClassVar[float | None] = 5.0
 
     def __init__(self, queue: ActorRef, *, window: int | None = None, seen: SeenIds | None = None) -> None:
         self.queue = queue
@@ -140,8 +153,19 @@ class Consumer(Actor):
         """
         log.warning("rayka: consumer %s: %s", self.context.self.path, error)
 
+    def on_queue_stopped(self) -> None:
+        """Called when the queue has stopped; by default the consumer stops too."""
+        self.context.stop()
+
     # -- machinery ---------------------------------------------------------------
     def on_start(self) -> Any:
+        self.context.watch(self.queue)
+        self.pull()
+        if self.repull_every is not None:
+            self.context.schedule_repeatedly(self.repull_every, _REPULL)
+
+    def pull(self) -> None:
+        """Tell the queue this consumer's window (idempotent: it sets the window, it adds nothing)."""
         self.queue.tell(Pull(self.window, self.context.self), self.context.self)
 
     def receive(self, message: Any) -> Any:
@@ -151,17 +175,29 @@ class Consumer(Actor):
         return self.other(message)
 
     def other(self, message: Any) -> Any:
-        if type(message) is _AckOutcome:
+        kind = type(message)
+        if kind is _AckOutcome:
             error = message.reply.exception(0)
             if error is None:
                 self.on_acked(message.ids)
             else:
-                self.on_ack_failed(error)
+                self.ack_failed(error)
             return None
-        if type(message) is AckRejected:
-            self.on_ack_failed(message.error)
+        if kind is AckRejected:
+            self.ack_failed(message.error)
+            return None
+        if kind is _Repull:
+            self.pull()
+            return None
+        if isinstance(message, Terminated) and message.ref == self.queue:
+            self.on_queue_stopped()
             return None
         return self.on_message(message)
+
+    def ack_failed(self, error: BaseException) -> None:
+        if isinstance(error, AckError) and error.unknown:
+            self.pull()  # ids it never issued: the queue may have restarted and forgotten this consumer
+        self.on_ack_failed(error)
 
     def consume(self, batch: tuple[Delivery, ...]) -> None:
         done: list[int] = []

@@ -95,6 +95,7 @@ class PersistentActor(Actor):
     def recover(self) -> int:
         """Load the latest snapshot and apply the events after it; returns how many events were applied."""
         journal, pid = self.journal, self.persistence_id
+        journal.append(pid, ()).result()  # what a previous incarnation queued is committed before we read
         self.seq = 0
         found = journal.load_snapshot(pid)
         if found is not None:

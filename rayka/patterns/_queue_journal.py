@@ -56,6 +56,7 @@ class QueueJournal:
     def recover(self) -> tuple[int, dict[int, Any]]:
         """Read the snapshot and the events after it; return the next id and the outstanding work by id."""
         journal, pid = self.journal, self.persistence_id
+        journal.append(pid, ()).result()  # what a previous incarnation queued is committed before we read
         next_id, outstanding, after = 1, {}, 0
         snapshot = journal.load_snapshot(pid)
         if snapshot is not None:

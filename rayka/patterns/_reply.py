@@ -32,6 +32,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Callable
 
+from .._errors import RaykaError
+from ..actors import DeadLetter
+
 if TYPE_CHECKING:
     from ..actors import ActorContext, ActorRef, Reply
 
@@ -47,11 +50,7 @@ def take_reply(context: ActorContext) -> Reply[Any] | None:
     the returned reply itself, later, with ``set_result`` or
     ``set_exception``. The sender stays visible as ``context.sender``.
     """
-    current = context._current  # type: ignore[attr-defined]
-    if current is None or current[2] is None:
-        return None
-    context._current = (current[0], current[1], None)  # type: ignore[attr-defined]
-    return current[2]
+    return context.defer_reply()
 
 
 def relay(reply: Reply[Any]) -> Callable[[Reply[Any]], None]:
@@ -70,25 +69,34 @@ def relay(reply: Reply[Any]) -> Callable[[Reply[Any]], None]:
 def forward(context: ActorContext, ref: ActorRef, message: Any) -> None:
     """Pass ``message`` on to ``ref`` as if its sender had sent it there.
 
-    A ``tell`` keeps its sender; an ``ask`` is re-asked of ``ref`` and the
-    answer (value or error) goes straight to the original asker, while this
-    actor carries on with its next message.
+    A ``tell`` keeps its sender. An ``ask`` keeps its reply: a local ``ref``
+    gets the asker's own reply in its mailbox and answers the asker directly;
+    a ``ref`` on another node is asked in turn and its answer (value or
+    error) relayed. Either way this actor carries on with its next message.
     """
     reply = take_reply(context)
-    if reply is None:
-        ref.tell(message, context.sender)
-    elif not _deliver_local(ref, (message, context.sender, reply)):
-        ref.ask(message, timeout=None).add_done_callback(relay(reply))
+    try:
+        if reply is None:
+            ref.tell(message, context.sender)
+        elif not _deliver_local(ref, (message, context.sender, reply)):
+            ref.ask(message, timeout=None).add_done_callback(relay(reply))
+    except RaykaError as error:  # a full bounded mailbox: the sender hears of it, the forwarder goes on
+        if reply is not None:
+            reply.set_exception(error)
+        else:
+            _log.warning("rayka: %s: %s", context.self.path, error)
+            context.system.dead_letters.publish(DeadLetter(message, context.sender, ref.path, "overflow"))
 
 
 def _deliver_local(ref: ActorRef, envelope: tuple) -> bool:
-    """Put an ask's envelope, reply included, straight into a live local mailbox (no second reply)."""
-    cell = getattr(ref, "_cell", None)
-    put = getattr(cell, "_put", None)
-    if put is None or cell.state or getattr(cell.mailbox, "capacity", None) is not None:
+    """Queue an ask's envelope, reply included, straight into a local mailbox (no second ask, no relay).
+
+    A dead or full target fails the reply itself, as a direct ask would.
+    """
+    put = getattr(getattr(ref, "_cell", None), "put_envelope", None)
+    if put is None:  # a ref to another node: ask there and relay the answer
         return False
     put(envelope)
-    cell.wake()
     return True
 
 
@@ -102,8 +110,6 @@ def refuse(context: ActorContext, message: Any, error: BaseException) -> None:
     if reply is not None:
         reply.set_exception(error)
         return
-    from ..actors import DeadLetter
-
     _log.error("rayka: %s", error)
     context.system.dead_letters.publish(DeadLetter(message, context.sender, context.self.path, "refused"))
 

@@ -102,7 +102,7 @@ class Resize(RouterMessage):
 
 
 @dataclass(frozen=True, slots=True)
-class _Retire:
+class _Retire(RouterMessage):
     """A pool's own reminder to stop shrunk-away routees once their mailboxes are empty."""
 
 

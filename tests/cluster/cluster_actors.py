@@ -92,3 +92,56 @@ class Parent(rayka.Actor):
                 self.signals.append((ref.path, type(error).__name__))
             case "signals":
                 return list(self.signals)
+
+
+class Collector(rayka.Actor):
+    """Counts work ids handled anywhere in the cluster, and by which node."""
+
+    def __init__(self) -> None:
+        self.handled: list = []
+        self.by_node: dict = {}
+
+    def receive(self, message):
+        match message:
+            case ("handled", work_id, node):
+                self.handled.append(work_id)
+                self.by_node[node] = self.by_node.get(node, 0) + 1
+            case "by_node":
+                return dict(self.by_node)
+            case "ids":
+                return list(self.handled)
+
+
+def _consumer_class():
+    from rayka.patterns import Consumer
+
+    class ReportingConsumer(Consumer):
+        """Handles work by reporting its id to a collector; ``pause`` slows it (simulated work)."""
+
+        window = 16
+
+        def __init__(self, queue, collector, node: str, pause: float = 0.0) -> None:
+            super().__init__(queue)
+            self.collector, self.node, self.pause = collector, node, pause
+
+        def handle(self, work) -> None:
+            if self.pause:
+                import time
+
+                time.sleep(self.pause)  # the work itself
+            self.collector.tell(("handled", work, self.node))
+
+    return ReportingConsumer
+
+
+ReportingConsumer = _consumer_class()
+
+
+class Listener(rayka.Actor):
+    def __init__(self) -> None:
+        self.got: list = []
+
+    def receive(self, message):
+        if message == "got":
+            return list(self.got)
+        self.got.append(message)

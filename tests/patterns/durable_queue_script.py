@@ -1,0 +1,106 @@
+"""Run a durable work queue on a journal file, printing what happens, for the crash test.
+
+Usage: ``python durable_queue_script.py PATH produce|drain [SNAPSHOT_EVERY]``
+
+- ``produce``: a producer puts works 0, 1, 2, ... (one per put, 64 unanswered
+  at most) for ever, and two consumers, slower than the producer, handle and
+  acknowledge them. Prints
+  ``PUT id work`` once a put is accepted (on disk). Meant to be killed with SIGKILL.
+- ``drain``: no producer; two consumers take what the journal still holds,
+  then it prints ``DONE n`` once everything is acknowledged and on disk, and exits.
+
+In both, consumers print ``GOT id work attempt`` for every delivery they
+handle and ``ACK id`` once its acknowledgement is on disk.
+
+``SNAPSHOT_EVERY`` (default: never) makes the queue snapshot and compact its log.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections import deque
+from typing import Any
+
+import rayka
+from rayka.patterns import Consumer, Drain, Put, WorkQueue
+from rayka.persistence import SqliteJournal
+
+_print_lock = threading.Lock()
+
+
+def say(line: str) -> None:
+    with _print_lock:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
+class Producer(rayka.Actor):
+    async def receive(self, queue: rayka.ActorRef) -> None:
+        pending: deque = deque()
+        work = 0
+        while True:
+            pending.append((work, queue.ask(Put(work), timeout=None)))
+            work += 1
+            if len(pending) >= 64:
+                sent, reply = pending.popleft()
+                say(f"PUT {await reply} {sent}")
+
+
+class Confirmed:
+    """Counts acknowledgements confirmed on disk; ``wait_for(n)`` blocks until there are n."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.changed = threading.Condition()
+
+    def add(self, n: int) -> None:
+        with self.changed:
+            self.count += n
+            self.changed.notify_all()
+
+    def wait_for(self, n: int, timeout: float) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: self.count >= n, timeout)
+
+
+class Printer(Consumer):
+    window = 32
+    confirm_acks = True
+
+    def __init__(self, queue: rayka.ActorRef, confirmed: Confirmed, pace: float) -> None:
+        super().__init__(queue)
+        self.confirmed = confirmed
+        self.pace = pace
+
+    def handle(self, work: Any) -> None:
+        d = self.delivery
+        say(f"GOT {d.id} {work} {d.attempt}")
+        if self.pace:
+            time.sleep(self.pace)  # slower than the producer: work piles up in the queue
+
+    def on_acked(self, ids: tuple[int, ...]) -> None:
+        for i in ids:
+            say(f"ACK {i}")
+        self.confirmed.add(len(ids))
+
+
+def main(path: str, mode: str, snapshot_every: int | None) -> None:
+    confirmed = Confirmed()
+    with SqliteJournal(path) as journal, rayka.ActorSystem("durable") as system:
+        queue = system.spawn(WorkQueue, 1000, journal=journal, persistence_id="jobs",
+                             snapshot_every=snapshot_every)
+        for _ in range(2):
+            system.spawn(Printer, queue, confirmed, 0.0002 if mode == "produce" else 0.0)
+        if mode == "produce":
+            system.spawn(Producer).tell(queue)
+            threading.Event().wait()  # until killed
+        acknowledged = queue.ask(Drain(), timeout=60).result()
+        if not confirmed.wait_for(acknowledged, 60):
+            raise SystemExit(f"only {confirmed.count} of {acknowledged} acknowledgements were confirmed")
+        say(f"DONE {acknowledged}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else None)
