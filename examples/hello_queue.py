@@ -15,6 +15,8 @@ import time
 
 import rayka
 
+from _metrics import Figures, Timings, cluster_for, mailbox_statistics, say
+
 
 class Consumer(rayka.Actor):
     """Prints what it receives and counts it."""
@@ -26,7 +28,7 @@ class Consumer(rayka.Actor):
         if message == "count":
             return len(self.received)
         self.received.append(message)
-        print(f" [x] Received {message!r}", flush=True)
+        say(f" [x] Received {message!r}")
         return None
 
 
@@ -34,18 +36,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cluster", action="store_true", help="run on a local Ray cluster")
     args = parser.parse_args(argv)
-    cluster = None
-    if args.cluster:
-        cluster = rayka.RayCluster(nodes=2)
     started = time.perf_counter()
-    with rayka.ActorSystem("hello", cluster=cluster) as system:
+    with rayka.ActorSystem("hello", cluster=cluster_for(args.cluster, __name__)) as system:
         system.spawn(Consumer, name="hello")
         queue = system.lookup("hello")  # the producer finds the queue by name
+        sent = time.perf_counter()
         queue.tell("Hello World!")
-        print(" [x] Sent 'Hello World!'", flush=True)
+        send = time.perf_counter() - sent
+        say(" [x] Sent 'Hello World!'")
         count = queue.ask("count").result(timeout=30)
-    elapsed = (time.perf_counter() - started) * 1000
-    print(f"delivered {count} message(s) in {elapsed:.1f} ms", flush=True)
+        elapsed = time.perf_counter() - started
+        stats = mailbox_statistics(queue)  # None for an actor on another process
+        figures = Figures("one message", count, time.perf_counter() - sent, Timings(send=[send]),
+                          stats and stats.peak, stats and stats.queued, "mailbox of /user/hello")
+        figures.measure_resources(system)
+    print(f"delivered {count} message(s) in {elapsed * 1000:.1f} ms", flush=True)
+    figures.print()
     return 0 if count == 1 else 1
 
 
