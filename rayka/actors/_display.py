@@ -29,6 +29,14 @@ def tree_lines(cell: Any, depth: int = 0, limit: int = 200) -> list[str]:
 def system_html(system: ActorSystem) -> str:
     stats = system.statistics()
     tree = "\n".join(tree_lines(system._user))
+    cluster = getattr(system, "_cluster", None)
+    if cluster is not None and hasattr(cluster, "node_info"):
+        try:
+            nodes = cluster.node_info()
+        except Exception as error:  # noqa: BLE001 - a display must not raise
+            nodes = {"?": {"actors": f"unavailable: {error!r}"}}
+        tree = "\n".join(f"node {node}: {info.get('actors')} actors, pid {info.get('pid')}"
+                         for node, info in nodes.items()) + "\n" + tree
     return (
         f"<div><b>ActorSystem {html.escape(system.name)}</b> "
         f"({'closed' if system.closed else 'running'}; {stats['actors']} actors, "
@@ -39,6 +47,10 @@ def system_html(system: ActorSystem) -> str:
 
 def ref_html(ref: ActorRef) -> str:
     cell = ref._cell
+    if getattr(cell, "mailbox", None) is None:  # an actor on another node
+        state = "gone" if cell.terminated else "alive as far as known"
+        return (f"<div><b>ActorRef</b> <code>{html.escape(ref.path)}</code> on node "
+                f"<code>{html.escape(str(getattr(cell, 'node', '?')))}</code> ({state})</div>")
     mailbox = cell.mailbox.statistics()
     return (
         f"<div><b>ActorRef</b> <code>{html.escape(ref.path)}</code> ({_STATES[cell.state]}): "

@@ -221,7 +221,8 @@ class Lifecycle:
         if directive is Directive.RESTART and child.restart_type is Restart.TEMPORARY:
             directive = Directive.STOP
         log.warning("rayka: %s failed with %r; supervisor %s decided %s", child.path, error, self.path,
-                    directive.value, exc_info=error)
+                    directive.value)
+        log.debug("rayka: failure of %s", child.path, exc_info=error)
         if directive is Directive.RESUME:
             child.post_system(RESUME)
         elif directive is Directive.STOP:

@@ -47,6 +47,9 @@ class RayCluster:
         num_cpus: CPUs for a local Ray instance (default: Ray's choice).
         batch_size, max_in_flight: router stream settings.
         init: extra keyword arguments for ``ray.init``.
+        pickle_by_value: modules (or their names) whose classes and functions are
+            sent by value, for modules the node processes cannot import (a
+            script's helpers, test modules); ``__main__`` always is.
 
     Example:
         >>> RayCluster(nodes=3).node_count
@@ -61,6 +64,7 @@ class RayCluster:
     throughput: int = 100
     shutdown_timeout: float = 5.0
     init: dict = field(default_factory=dict)
+    pickle_by_value: tuple = ()
 
     @property
     def node_count(self) -> int:
@@ -91,7 +95,12 @@ class ClusterRuntime:
 
     def __init__(self, config: RayCluster, system: Any) -> None:
         _loopback_env()
+        import importlib
+
         import ray
+
+        for module in config.pickle_by_value:
+            cloudpickle.register_pickle_by_value(importlib.import_module(module) if isinstance(module, str) else module)
 
         from ._node import NodeRuntime
 
@@ -229,6 +238,7 @@ class ClusterRuntime:
             if result is not None:
                 first_seq, data = result
                 self.router.receive(data)
+                self.router.wait_admitted()
                 ack = first_seq
 
     def _node_lost(self, node: str, error: BaseException) -> None:

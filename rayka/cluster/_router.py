@@ -116,6 +116,7 @@ class Router:
         self._inline: dict | None = None
         self._inline_keys: set[tuple] = set()
         self._inline_waiters: list = []
+        self._admissions: list[Reply] = []
         self.on_node_down: list[Callable[[str], Any]] = []
 
     # -- peers ---------------------------------------------------------------
@@ -354,6 +355,7 @@ class Router:
 
         if not wait:
             self.receive(data)
+            await self._admitted()
             return None
         collected: dict[tuple, Any] = {}
         self._inline = collected
@@ -361,6 +363,7 @@ class Router:
             self.receive(data)
         finally:
             self._inline = None
+        await self._admitted()
         if not collected:
             return None
         if any(value is None for value in collected.values()):
@@ -378,6 +381,23 @@ class Router:
             else:
                 ready.append(record)
         return self.encoder.join_batch(self.stream_id, 0, ready) if ready else None
+
+    def wait_admitted(self) -> None:
+        """Block until queued backpressure tells got in (the driver's pull thread)."""
+        while self._admissions:
+            pending, self._admissions = self._admissions, []
+            for reply in pending:
+                reply.exception()
+
+    async def _admitted(self) -> None:
+        """Wait until the tells queued for room in backpressure mailboxes got in."""
+        while self._admissions:
+            pending, self._admissions = self._admissions, []
+            for reply in pending:
+                try:
+                    await reply
+                except Exception:  # noqa: BLE001,S110 - the actor stopped meanwhile: dead-lettered there
+                    pass
 
     def receive(self, data: bytes) -> int:
         """Deliver one batch; returns how many records it released in order."""
@@ -401,8 +421,15 @@ class Router:
             sender_ref = self.ref_for(tuple(sender)) if sender is not None else None
             if cell is None:
                 self.system.dead_letters.publish(DeadLetter(payload, sender_ref, target, "unknown"))
-            else:
+                return
+            try:
                 cell.tell(payload, sender_ref)
+            except MailboxFull:
+                if getattr(cell.mailbox, "overflow", None) == "backpressure":
+                    # wait in line for room; the batch is acknowledged only once admitted (backpressure)
+                    self._admissions.append(cell.send(payload, sender_ref))
+                else:
+                    self.system.dead_letters.publish(DeadLetter(payload, sender_ref, target, "overflow"))
         elif kind == ASK:
             self._deliver_ask(target, sender, payload, reply_id)
         elif kind == REPLY_OK or kind == REPLY_ERROR:

@@ -145,3 +145,28 @@ class Listener(rayka.Actor):
         if message == "got":
             return list(self.got)
         self.got.append(message)
+
+
+class SlowSink(rayka.Actor):
+    """Takes 5 ms per message (simulated work) and remembers what it got."""
+
+    def __init__(self) -> None:
+        self.got: list = []
+
+    def receive(self, message):
+        if message == "got":
+            return list(self.got)
+        import time
+
+        time.sleep(0.005)
+        self.got.append(message)
+
+
+class Pusher(rayka.Actor):
+    """Sends 0..n-1 to a target with `send`, waiting for room each time."""
+
+    async def receive(self, message):
+        target, n = message
+        for i in range(n):
+            await target.send(i)
+        return n

@@ -1,0 +1,267 @@
+"""The ``rayka`` command: a live demo, the benchmarks, the version.
+
+Examples:
+    rayka demo                      # a work queue, a consumer crash, nothing lost
+    rayka demo --cluster            # the same on a local Ray cluster, with a node killed
+    rayka bench local --quick       # rayka beside pykka and plain asyncio, one process
+    rayka bench all --quick         # every benchmark, small sizes
+    rayka version
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import re
+import shutil
+import sys
+import time
+from typing import Any, Callable, TextIO
+
+__all__ = ["ProgressBar", "main"]
+
+_BENCHMARKS = ("local", "cluster", "journal", "patterns")
+
+
+class ProgressBar:
+    """A one-line progress bar redrawn in place with ``\\r`` (plain lines when not on a terminal).
+
+    Example:
+        >>> import io
+        >>> out = io.StringIO()
+        >>> bar = ProgressBar(4, out, width=10, columns=60, tty=True)
+        >>> bar.update(1, "first")
+        >>> bar.finish("done")
+        >>> out.getvalue().rsplit("\\r", 1)[-1]
+        '[##########] 4/4 done\\n'
+    """
+
+    def __init__(self, total: int, stream: TextIO | None = None, *, width: int = 30, columns: int | None = None,
+                 tty: bool | None = None) -> None:
+        self.total = max(1, total)
+        self.stream = stream if stream is not None else sys.stdout
+        self.width = width
+        self.columns = columns or shutil.get_terminal_size((100, 20)).columns
+        self.tty = self.stream.isatty() if tty is None else tty
+        self.done = 0
+        self.last_text = ""
+        self.last_draw = 0.0
+
+    def line(self, done: int, text: str) -> str:
+        filled = round(self.width * min(done, self.total) / self.total)
+        line = f"[{'#' * filled}{'.' * (self.width - filled)}] {done}/{self.total} {text}"
+        return line[: self.columns - 1] if self.tty else line
+
+    def update(self, done: int, text: str = "", *, event: str = "") -> None:
+        """Redraw with ``done`` steps finished.
+
+        Without a terminal it prints a line only when ``event`` changes, a
+        quarter of the way is passed, or 5 seconds went by.
+        """
+        quarter = 4 * min(done, self.total) // self.total
+        if self.tty:
+            self.stream.write("\r" + self.line(done, text).ljust(self.columns - 1))
+            self.stream.flush()
+        elif (event != self.last_text or quarter != 4 * self.done // self.total
+              or time.monotonic() - self.last_draw > 5):
+            self.stream.write(self.line(done, text) + "\n")
+            self.stream.flush()
+            self.last_draw = time.monotonic()
+        self.done = done
+        self.last_text = event
+
+    def finish(self, text: str = "") -> None:
+        """Draw the bar full and end the line."""
+        if self.tty:
+            self.stream.write("\r" + self.line(self.total, text).ljust(self.columns - 1).rstrip() + "\n")
+        else:
+            self.stream.write(self.line(self.total, text) + "\n")
+        self.stream.flush()
+
+
+class _Collect(logging.Handler):
+    """Keep rayka's log lines (a failure, a supervisor's decision) for the progress line instead of stderr."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def _cluster(enabled: bool) -> Any:
+    if not enabled:
+        return None
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    from .cluster import RayCluster
+
+    return RayCluster(nodes=2)
+
+
+# -- rayka demo -------------------------------------------------------------------
+def _demo(args: argparse.Namespace, out: TextIO) -> int:
+    from . import _demo
+
+    where = "on a local Ray cluster (2 node runtimes; n1 is killed half-way)" if args.cluster else "embedded"
+    print(f"rayka demo: {args.jobs} jobs through a work queue to {args.workers} supervised consumers, {where}; "
+          "one consumer crashes in the middle of a job", file=out, flush=True)
+    bar = ProgressBar(args.jobs, out)
+    collect = _Collect()
+    logger = logging.getLogger("rayka")
+    propagate = logger.propagate
+    logger.addHandler(collect)
+    logger.propagate = False
+    notes: list[str] = []
+
+    def progress(p: Any) -> None:
+        if p.note and p.note not in notes:
+            notes.append(p.note)
+        text = (f"results | queue: {p.pending} pending, {p.in_flight} in flight, {p.redelivered} redelivered"
+                + (f" | {notes[-1]}" if notes else ""))
+        bar.update(p.results, text, event=notes[-1] if notes else "")
+
+    try:
+        result = _demo.run(jobs=args.jobs, workers=args.workers, work=args.work_ms / 1000, crash_on=args.crash_on,
+                           cluster=_cluster(args.cluster), on_progress=progress)
+    finally:
+        logger.removeHandler(collect)
+        logger.propagate = propagate
+    bar.finish(f"results in {result.seconds:.2f} s")
+    for line in collect.lines:
+        if "decided" in line or "gone" in line:
+            print(f"  log: {line}", file=out)
+    print(f"producer confirmed {result.confirmed}/{result.total} results; missing {len(result.missing)}, "
+          f"duplicates {result.duplicates}; {result.redelivered} deliveries repeated by the queue", file=out)
+    print(f"jobs per consumer: {result.by}", file=out)
+    print("nothing lost" if result.nothing_lost else f"LOST: {result.missing}", file=out, flush=True)
+    return 0 if result.nothing_lost else 1
+
+
+# -- rayka bench ------------------------------------------------------------------
+def _bench_one(name: str, args: argparse.Namespace, out: TextIO) -> dict:
+    import importlib
+
+    module = importlib.import_module(f"rayka.bench.{name}")
+    bar = ProgressBar(1, out)
+    steps = re.compile(r"\[(\d+)/(\d+)\]\s*(.*)")
+    seen = [0]
+
+    def progress(text: str) -> None:
+        match = steps.match(text)
+        if match:
+            bar.total = int(match.group(2))
+            bar.update(int(match.group(1)) - 1, match.group(3), event=match.group(3))
+        else:
+            seen[0] += 1
+            bar.total = max(bar.total, seen[0] + 1)
+            bar.update(seen[0] - 1, text, event=text)
+
+    print(f"rayka bench {name}{' --quick' if args.quick else ''}:", file=out, flush=True)
+    began = time.perf_counter()
+    if name == "local":
+        report = module.run(args.quick, args.repeat, progress, scale=args.scale)
+    elif name == "cluster":
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        report = module.run(args.quick, args.repeat, progress=progress)
+    else:
+        bar.update(0, "running (no step-by-step progress for this one)", event="running")
+        report = module.run(args.quick)
+    bar.finish(f"done in {time.perf_counter() - began:.1f} s")
+    render: Callable[..., Any] | None = getattr(module, "render", None)
+    if render is not None:
+        render(report, write=lambda text: print(text, file=out))
+    else:
+        print(module._table(report), file=out)
+    out.flush()
+    return report
+
+
+def _bench(args: argparse.Namespace, out: TextIO) -> int:
+    names = list(_BENCHMARKS) if args.which == "all" else [args.which]
+    reports = {}
+    for name in names:
+        reports[name] = _bench_one(name, args, out)
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(reports, handle, indent=2, default=str)
+        print(f"reports written to {args.json}", file=out)
+    return 0
+
+
+# -- rayka version ------------------------------------------------------------------
+def _version(args: argparse.Namespace, out: TextIO) -> int:
+    from importlib import metadata
+
+    from . import __version__
+
+    try:
+        ray = metadata.version("ray")
+    except metadata.PackageNotFoundError:
+        ray = "not installed"
+    print(f"rayka {__version__} (Python {platform.python_version()}, Ray {ray})", file=out)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rayka",
+        description="rayka: actors with mailboxes and supervision trees, embedded or over a Ray cluster.",
+        epilog="Run 'rayka COMMAND --help' for a command's options. Cluster mode starts a local Ray on 127.0.0.1.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo", help="run a work queue with a consumer crash, showing live progress",
+        description="Put jobs into a rayka.patterns.WorkQueue consumed by supervised consumers. One consumer "
+                    "crashes in the middle of a job; its supervisor restarts it and the queue delivers the job "
+                    "again. The producer confirms that every result came back: nothing lost.")
+    demo.add_argument("--jobs", type=int, default=200, help="jobs to put (default 200)")
+    demo.add_argument("--workers", type=int, default=4, help="consumers (default 4)")
+    demo.add_argument("--work-ms", type=float, default=20.0, help="milliseconds per job (default 20)")
+    demo.add_argument("--crash-on", type=int, default=None, help="job that crashes its consumer (default: jobs/3)")
+    demo.add_argument("--cluster", action="store_true",
+                      help="run on a local Ray cluster of 2 node runtimes and kill one half-way")
+    demo.set_defaults(run=_demo)
+
+    bench = commands.add_parser(
+        "bench", help="run the benchmarks and print the comparison tables",
+        description="Run rayka's benchmarks with a progress bar, then print each comparison table. "
+                    "local: rayka beside pykka and plain asyncio in one process; cluster: across Ray node "
+                    "runtimes beside raw Ray calls; journal: the SQLite journal's group commit; patterns: work "
+                    "queues, durable queues, topics, routers.")
+    bench.add_argument("which", nargs="?", choices=(*_BENCHMARKS, "all"), default="local",
+                       help="which benchmark (default: local)")
+    bench.add_argument("--quick", action="store_true", help="small sizes: seconds instead of minutes")
+    bench.add_argument("--repeat", type=int, default=3, help="runs per case for local and cluster (default 3)")
+    bench.add_argument("--scale", type=float, default=1.0, help="multiply the local benchmark's sizes by this")
+    bench.add_argument("--json", metavar="PATH", help="also write the reports as JSON here")
+    bench.set_defaults(run=_bench)
+
+    version = commands.add_parser("version", help="print the versions of rayka, Python and Ray")
+    version.set_defaults(run=_version)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``rayka`` command with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return args.run(args, sys.stdout)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

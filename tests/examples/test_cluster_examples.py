@@ -1,0 +1,67 @@
+"""The examples on a local Ray cluster (loopback): the hello queue, the work queue, and a node runtime killed mid-run."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.examples.conftest import figures_of
+
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(180)]
+
+
+def test_hello_queue_on_a_cluster_delivers_the_message(run_example) -> None:
+    code, out = run_example("hello_queue", "--cluster")
+    assert code == 0
+    assert " [x] Sent 'Hello World!'" in out
+    assert "delivered 1 message(s)" in out
+    assert "over 3 processes" in figures_of(out)["resources"]  # the driver and two node runtimes
+
+
+def test_work_queue_on_a_cluster_redelivers_the_crashed_job(run_example) -> None:
+    code, out = run_example("work_queue", "--cluster", "--jobs", "30", "--work-ms", "10")
+    assert code == 0
+    assert "producer confirmed 30/30 results, all correct: True; missing 0, duplicates 0" in out
+    assert re.search(r"jobs delivered again after the crash: \[(\d+, )*7[,\]]", out)
+    assert "nothing lost" in out
+
+
+def test_cluster_work_queue_loses_nothing_when_a_node_runtime_is_killed(run_example) -> None:
+    code, out = run_example("cluster_work_queue", "--jobs", "40", "--work-ms", "30", "--kill-after", "10")
+    assert code == 0
+    killed = int(re.search(r" \[!\] killed node runtime n1 \(SIGKILL\) with (\d+) results in", out).group(1))
+    assert 10 <= killed < 40  # it was killed mid-run
+    assert " [+] n1's actors started again on ['n0']" in out
+    assert re.search(r"producer confirmed 40/40 results, all correct: True; missing 0, duplicates \d+", out)
+    assert "live node runtimes ['n0']" in out
+    assert "nothing lost" in out
+    per_consumer = eval(re.search(r"jobs per consumer: (\{.*\})", out).group(1))
+    assert sum(per_consumer.values()) == 40 and any(name.startswith("b-") for name in per_consumer)
+
+
+def test_demo_on_a_cluster_survives_a_node_kill(capsys: pytest.CaptureFixture[str]) -> None:
+    from rayka.cli import main
+
+    assert main(["demo", "--cluster", "--jobs", "60", "--work-ms", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "node n1 killed: its actors restarted on n0" in out
+    assert out.rstrip().endswith("nothing lost")
+
+
+@pytest.mark.parametrize(("name", "argv", "expected"), [
+    ("send_receive", ["--count", "300"], ["the sender got back 'HELLO, WORLD!'; the receiver handled 301 messages"]),
+    ("slow_consumer", ["--speed", "100"], ["every job processed in every run: yes"]),
+    ("topics", ["--count", "30"], ["  alice    (every post of its topics) got {'weather': 30, 'news': 30}",
+                                   "the group each post once: yes"]),
+    ("request_reply", ["--calls", "100", "--speed", "4"], [" [x] Divide(1, 0) -> INVALID_ARGUMENT ZeroDivisionError",
+                                                           "-> DEADLINE_EXCEEDED AskTimeout"]),
+    ("event_driven", ["--speed", "5"], ["7/7 readings, 1 alarm(s) [('thermo', 35.0)]"]),
+])
+def test_every_example_runs_the_same_on_a_cluster(run_example, name: str, argv: list[str],
+                                                  expected: list[str]) -> None:
+    code, out = run_example(name, "--cluster", *argv)
+    assert code == 0
+    for text in expected:
+        assert text in out
+    assert "over 3 processes" in figures_of(out)["resources"]
