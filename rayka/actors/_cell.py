@@ -154,11 +154,29 @@ class ActorCell(Lifecycle, ActorContext):
             self.dispatcher.schedule(self)
         return reply
 
-    def put_envelope(self, envelope: tuple) -> None:
-        """Queue an envelope built elsewhere (the cluster router's asks); dead targets fail its reply."""
+    def put_envelope(self, envelope: tuple) -> Reply | None:
+        """Queue an envelope built elsewhere (forwarded or remote asks); dead targets fail its reply.
+
+        A full ``backpressure`` mailbox keeps it waiting in line: the returned
+        reply resolves once it got in (``None`` when it got in at once).
+        """
         if self.state == TERMINATED:
             self._dead_letter(envelope, "stopped")
-            return
+            return None
+        mailbox = self.mailbox
+        if getattr(mailbox, "overflow", None) == "backpressure":
+            admitted: Reply = Reply(None, "admission to " + self.path, self._system._loop_thread)
+
+            def done(ok: bool) -> None:
+                if ok:
+                    admitted.set_result(None)
+                else:
+                    self._dead_letter(envelope, "stopped")
+                    admitted.set_result(None)
+
+            waiting = not mailbox.offer(envelope, done)
+            self.wake()
+            return admitted if waiting else None
         try:
             dropped = self._put(envelope)
         except OverflowError:
@@ -167,6 +185,7 @@ class ActorCell(Lifecycle, ActorContext):
         if dropped is not None:
             self._dead_letter(dropped, "overflow")
         self.wake()
+        return None
 
     def send(self, message: Any, sender: ActorRef | None) -> Reply:
         reply: Reply = Reply(None, "send to " + self.path, self._system._loop_thread)

@@ -363,16 +363,20 @@ class Router:
             self.receive(data)
         finally:
             self._inline = None
+        entry = None
+        if collected:  # registered before any await, so replies that come meanwhile land here
+            entry = (collected, asyncio.get_running_loop().create_future())
+            self._inline_waiters.append(entry)
         await self._admitted()
-        if not collected:
+        if entry is None:
             return None
         if any(value is None for value in collected.values()):
-            done = asyncio.get_running_loop().create_future()
-            self._inline_waiters.append((collected, done))
             try:
-                await asyncio.wait_for(done, wait)
+                await asyncio.wait_for(asyncio.shield(entry[1]), wait)
             except asyncio.TimeoutError:
                 pass
+        if entry in self._inline_waiters:
+            self._inline_waiters.remove(entry)
         ready = []
         for key in list(collected):
             record = collected.pop(key)
@@ -473,7 +477,9 @@ class Router:
         if cell is None:
             reply.set_exception(ActorStopped(f"no actor at {target} on node {self.node_id}"))
             return
-        cell.put_envelope((message, None, reply))
+        waiting = cell.put_envelope((message, None, reply))
+        if waiting is not None:
+            self._admissions.append(waiting)
 
     def _send_reply(self, origin: str, reply_id: int, reply: Reply) -> None:
         error = reply._value if reply._state == 2 else None
@@ -494,13 +500,12 @@ class Router:
         if inline is not None and key in inline:
             inline[key] = data
             return
-        for collected, done in list(self._inline_waiters):
+        for entry in list(self._inline_waiters):
+            collected, done = entry
             if key in collected:
                 collected[key] = data
-                if all(value is not None for value in collected.values()):
-                    self._inline_waiters.remove((collected, done))
-                    if not done.done():
-                        done.set_result(None)
+                if all(value is not None for value in collected.values()) and not done.done():
+                    done.set_result(None)
                 return
 
     # -- watch -----------------------------------------------------------------

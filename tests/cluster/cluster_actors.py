@@ -169,4 +169,4 @@ class Pusher(rayka.Actor):
         target, n = message
         for i in range(n):
             await target.send(i)
-        return n
+        return await target.ask("got", timeout=60)  # on the same stream: after every send

@@ -15,10 +15,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
 def test_sends_into_a_full_backpressure_mailbox_on_another_node_wait_and_all_arrive_in_order(cluster_system):
     sink = cluster_system.spawn(SlowSink, mailbox=Bounded(2, overflow="backpressure"), node=1)
     pusher = cluster_system.spawn(Pusher, node=0)
-    assert pusher.ask((sink, 60), timeout=60).result() == 60
-    got = sink.ask("got", timeout=60).result()
-    assert got == list(range(60))
-    assert sink.statistics is not None
+    assert pusher.ask((sink, 60), timeout=60).result() == list(range(60))
 
 
 def test_tells_into_a_full_fail_mailbox_on_another_node_go_to_dead_letters_and_the_node_keeps_running(cluster_system):
