@@ -141,7 +141,7 @@ class ActorCell(Lifecycle, ActorContext):
         if self.state == TERMINATED:
             if system.terminated:
                 raise SystemClosed(f"actor system {system.name!r} is shut down; {self.path} cannot be asked")
-            reply.set_exception(ActorStopped(f"{self.path} is stopped; the ask was not delivered"))
+            self._dead_letter((message, None, reply), "stopped")  # counted, and the ask fails at once
             return reply
         try:
             dropped = self._put((message, None, reply))
