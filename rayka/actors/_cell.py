@@ -12,7 +12,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ActorStopped, MailboxFull, SystemClosed
-from ..mailbox._queues import new_deque
+from ..mailbox._queues import UnboundedQueue, new_deque
 from ._context import ActorContext
 from ._lifecycle import Lifecycle
 from ._ref import ActorRef
@@ -247,33 +247,15 @@ class ActorCell(Lifecycle, ActorContext):
             if self.state == TERMINATED:
                 self.flush_to_dead_letters()
             return
-        take = self.mailbox.take
-        receive = self._receive
         info = self.info
-        n = info.throughput or self._system.throughput
-        while n:
-            envelope = take()
-            if envelope is None:
-                break
-            n -= 1
-            self._current = envelope
-            if info.blocking:
-                self.start_async(self._system.run_blocking(receive, envelope[0]), envelope)
+        if info.is_async or info.blocking:
+            if not self._start_one(info):
                 return
-            try:
-                result = receive(envelope[0])
-            except BaseException as error:  # noqa: BLE001 - every failure goes to the supervisor
-                self.handler_failed(error, envelope)
-                self._scheduled = False
+        elif type(self.mailbox) is UnboundedQueue:
+            if not self._turn_unbounded(info.throughput or self._system.throughput):
                 return
-            if info.is_async:
-                self.start_async(result, envelope)
-                return
-            reply = envelope[2]
-            if reply is not None and self._current is envelope:
-                reply.set_result(result)
-            if self._sys:
-                break
+        elif not self._turn(info.throughput or self._system.throughput):
+            return
         self._current = None
         if len(self.mailbox) or self._sys:
             self.dispatcher.ready.append(self)
@@ -281,3 +263,77 @@ class ActorCell(Lifecycle, ActorContext):
             self._scheduled = False
             if len(self.mailbox) or self._sys:
                 self.wake()
+
+    def _turn_unbounded(self, n: int) -> bool:
+        """Handle up to ``n`` messages of the default mailbox (the hot path); False if the actor failed."""
+        mailbox = self.mailbox
+        q = mailbox._q
+        if not q:
+            return True
+        if len(q) > mailbox.peak:
+            mailbox.peak = len(q)
+        popleft = q.popleft
+        receive = self._receive
+        count = 0
+        while count < n:
+            try:
+                envelope = popleft()
+            except IndexError:
+                break
+            count += 1
+            self._current = envelope
+            try:
+                result = receive(envelope[0])
+            except BaseException as error:  # noqa: BLE001 - every failure goes to the supervisor
+                mailbox.processed += count
+                self.handler_failed(error, envelope)
+                self._scheduled = False
+                return False
+            reply = envelope[2]
+            if reply is not None and self._current is envelope:
+                reply.set_result(result)
+            if self._sys:
+                break
+        mailbox.processed += count
+        return True
+
+    def _turn(self, n: int) -> bool:
+        """Handle up to ``n`` messages of any other mailbox; False if the actor failed."""
+        take = self.mailbox.take
+        receive = self._receive
+        while n:
+            envelope = take()
+            if envelope is None:
+                break
+            n -= 1
+            self._current = envelope
+            try:
+                result = receive(envelope[0])
+            except BaseException as error:  # noqa: BLE001 - every failure goes to the supervisor
+                self.handler_failed(error, envelope)
+                self._scheduled = False
+                return False
+            reply = envelope[2]
+            if reply is not None and self._current is envelope:
+                reply.set_result(result)
+            if self._sys:
+                break
+        return True
+
+    def _start_one(self, info: Any) -> bool:
+        """Start handling one message of an async or blocking actor; False when it is now busy or failed."""
+        envelope = self.mailbox.take()
+        if envelope is None:
+            return True
+        self._current = envelope
+        if info.blocking:
+            self.start_async(self._system.run_blocking(self._receive, envelope[0]), envelope)
+            return False
+        try:
+            result = self._receive(envelope[0])
+        except BaseException as error:  # noqa: BLE001 - every failure goes to the supervisor
+            self.handler_failed(error, envelope)
+            self._scheduled = False
+            return False
+        self.start_async(result, envelope)
+        return False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from asyncio import events
 from typing import Any, Callable, Generic, TypeVar
 
@@ -145,14 +146,22 @@ class Reply(Generic[T]):
                     loop.call_soon_threadsafe(_set_if_pending, future)
 
             self.add_done_callback(wake)
-            timer = None
-            if self._deadline is not None and not self._state:
-                timer = loop.call_later(max(0.0, self._deadline - _monotonic()), self._expire)
+            timer = watchdog = None
+            deadline = self._deadline
+            if deadline is not None and not self._state:
+                left = deadline - _monotonic()
+                if left < _EXACT_BELOW:
+                    timer = loop.call_later(max(0.0, left), self._expire)
+                else:  # a long deadline: one shared sweep per loop instead of a timer per ask
+                    watchdog = _watchdog(loop)
+                    watchdog.add(self)
             try:
                 yield from future.__await__()
             finally:
                 if timer is not None:
                     timer.cancel()
+                if watchdog is not None:
+                    watchdog.pending.discard(self)
         if self._state == _ERROR:
             raise self._value
         return self._value
@@ -160,6 +169,48 @@ class Reply(Generic[T]):
     def __repr__(self) -> str:
         state = ("pending", "value", "error")[self._state]
         return f"<Reply {self._what} {state}>"
+
+
+_EXACT_BELOW = 1.0  # seconds: deadlines closer than this get their own timer
+_SWEEP_EVERY = 0.05  # seconds between sweeps of the long deadlines (at most this late, 1% of 5 s)
+
+
+class _Watchdog:
+    """Expires the awaited replies of one loop whose deadlines are far off, in one periodic sweep."""
+
+    __slots__ = ("loop", "pending", "armed", "__weakref__")
+
+    def __init__(self, loop: Any) -> None:
+        self.loop = loop
+        self.pending: set[Reply[Any]] = set()
+        self.armed = False
+
+    def add(self, reply: Reply[Any]) -> None:
+        self.pending.add(reply)
+        if not self.armed:
+            self.armed = True
+            self.loop.call_later(_SWEEP_EVERY, self.sweep)
+
+    def sweep(self) -> None:
+        now = _monotonic()
+        for reply in [r for r in self.pending if r._state or r._deadline <= now]:
+            self.pending.discard(reply)
+            if not reply._state:
+                reply._expire()
+        if self.pending:
+            self.loop.call_later(_SWEEP_EVERY, self.sweep)
+        else:
+            self.armed = False
+
+
+_watchdogs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _watchdog(loop: Any) -> _Watchdog:
+    watchdog = _watchdogs.get(loop)
+    if watchdog is None:
+        watchdog = _watchdogs[loop] = _Watchdog(loop)
+    return watchdog
 
 
 def _set_if_pending(future: Any) -> None:

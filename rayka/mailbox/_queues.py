@@ -67,10 +67,7 @@ class UnboundedQueue:
         q = self._q
         if q is None:
             q = new_deque(self)
-        q.append(envelope)
-        n = len(q)
-        if n > self.peak:
-            self.peak = n
+        q.append(envelope)  # peak is sampled when a turn starts and when read: the longest a queue gets
 
     force = put  # signals bypass any bound
 
@@ -102,7 +99,9 @@ class UnboundedQueue:
         return len(q) if q is not None else 0
 
     def statistics(self) -> MailboxStatistics:
-        return MailboxStatistics(len(self), self.peak, self.dropped, self.processed, self.capacity)
+        queued = len(self)
+        self.peak = max(self.peak, queued)
+        return MailboxStatistics(queued, self.peak, self.dropped, self.processed, self.capacity)
 
 
 class BoundedQueue(UnboundedQueue):

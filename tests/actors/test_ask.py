@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from .actorkit import WAIT, Gate, Gated
 
+import rayka
 from rayka import Actor, ActorRef, ActorStopped, ActorSystem, AskTimeout, Reply
 
 pytestmark = pytest.mark.timeout(30)
@@ -202,3 +203,23 @@ def test_done_callbacks_run_once_when_resolved_and_at_once_when_already_resolved
     assert first_done.wait(WAIT)
     reply.add_done_callback(lambda r: called.append(("late", r.result(0))))
     assert called == [("first", "opened"), ("late", "opened")]
+
+
+def test_an_awaited_ask_with_a_far_deadline_expires_through_the_shared_sweep(system: ActorSystem, monkeypatch) -> None:
+    import asyncio
+
+    import rayka.actors._reply as reply_module
+
+    monkeypatch.setattr(reply_module, "_EXACT_BELOW", 0.01)  # so a 0.2 s deadline counts as far off
+
+    class Silent(rayka.Actor):
+        async def receive(self, message):
+            await asyncio.Event().wait()
+
+    ref = system.spawn(Silent)
+
+    async def ask() -> None:
+        await ref.ask("anyone?", timeout=0.2)
+
+    with pytest.raises(rayka.AskTimeout):
+        asyncio.run(asyncio.wait_for(ask(), timeout=5))
