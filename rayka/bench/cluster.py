@@ -74,6 +74,33 @@ class _Asker(rayka.Actor):
         return times
 
 
+def _raw_actor_to_actor_us(n: int) -> float:
+    """Median µs of one raw Ray call from inside an async actor to another, awaited (the same shape as an ask)."""
+    import ray
+
+    @ray.remote(num_cpus=0)
+    class Echo:
+        async def echo(self, x: Any) -> Any:
+            return x
+
+    @ray.remote(num_cpus=0)
+    class Caller:
+        async def run(self, target: Any, n: int) -> float:
+            samples = []
+            for i in range(n):
+                started = time.perf_counter()
+                await target.echo.remote(i)
+                samples.append(time.perf_counter() - started)
+            return statistics.median(samples) * 1e6
+
+    echo, caller = Echo.remote(), Caller.remote()
+    try:
+        return ray.get(caller.run.remote(echo, n))
+    finally:
+        ray.kill(echo)
+        ray.kill(caller)
+
+
 def _tell_rate(system: Any, senders: list, receivers: list, n: int) -> dict:
     for receiver in receivers:
         receiver.ask("reset", timeout=30).result()
@@ -105,7 +132,7 @@ def run(quick: bool = False, repeat: int = 3, nodes: int = 2, pairs: int = 1,
         report["ray_raw"] = ray_raw.run(quick=quick)
         senders = [system.spawn(_Sender, node=2 * k) for k in range(pairs)]
         receivers = [system.spawn(_Receiver, node=2 * k + 1) for k in range(pairs)]
-        tell, ask_actor, ask_driver = [], [], []
+        tell, ask_actor, ask_driver, raw_actor = [], [], [], []
         for attempt in range(repeat):
             say(f"tell across nodes ({attempt + 1}/{repeat})")
             tell.append(_tell_rate(system, senders[:1], receivers[:1], n_tell)["msgs_per_s"])
@@ -118,10 +145,12 @@ def run(quick: bool = False, repeat: int = 3, nodes: int = 2, pairs: int = 1,
                 receivers[0].ask(i, timeout=30).result()
                 samples.append(time.perf_counter() - started)
             ask_driver.append(_median_us(samples))
+            raw_actor.append(_raw_actor_to_actor_us(n_ask))
         report["tell_across_nodes_msgs_per_s"] = statistics.median(tell)
         report["tell_samples"] = tell
         report["ask_across_nodes_median_us"] = statistics.median(ask_actor)
         report["ask_from_driver_median_us"] = statistics.median(ask_driver)
+        report["raw_ray_actor_to_actor_call_median_us"] = statistics.median(raw_actor)
         if pairs > 1:
             say(f"{pairs} pairs at once")
             aggregate = [_tell_rate(system, senders, receivers, n_tell)["msgs_per_s"] for _ in range(repeat)]
@@ -144,7 +173,9 @@ def run(quick: bool = False, repeat: int = 3, nodes: int = 2, pairs: int = 1,
     if per_call:
         report["tell_vs_one_ray_call_per_message"] = report["tell_across_nodes_msgs_per_s"] / per_call
     if rtt:
-        report["ask_vs_raw_ray_round_trip"] = report["ask_across_nodes_median_us"] / rtt
+        report["ask_from_driver_vs_raw_driver_call"] = report["ask_from_driver_median_us"] / rtt
+    report["ask_across_nodes_vs_raw_actor_to_actor_call"] = (
+        report["ask_across_nodes_median_us"] / report["raw_ray_actor_to_actor_call_median_us"])
     return report
 
 

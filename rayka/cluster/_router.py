@@ -370,11 +370,11 @@ class Router:
         await self._admitted()
         if entry is None:
             return None
-        if any(value is None for value in collected.values()):
-            try:
-                await asyncio.wait_for(asyncio.shield(entry[1]), wait)
-            except asyncio.TimeoutError:
-                pass
+        done = entry[1]
+        if any(value is None for value in collected.values()) and not done.done():
+            timer = asyncio.get_running_loop().call_later(wait, _set_if_pending, done)
+            await done
+            timer.cancel()
         if entry in self._inline_waiters:
             self._inline_waiters.remove(entry)
         ready = []
@@ -567,6 +567,11 @@ class Router:
             self.inbound.forget(node)
         for callback in self.on_node_down:
             callback(node)
+
+
+def _set_if_pending(future: Any) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _no_respawn(child: Any, error: BaseException) -> None:
