@@ -180,6 +180,8 @@ def run(quick: bool = False, *, directory: str | None = None) -> dict[str, Any]:
                          **_queue_run(100_000 // scale, batch=1, outstanding=256)})
         results.append({"scenario": "durable-group", "target_per_s": 50_000,
                         **_durable_run(workdir, "group", 200_000 // scale, "group")})
+        results.append({"scenario": "durable-group-put-each", "target_per_s": 50_000,
+                        **_durable_run(workdir, "group-each", 50_000 // scale, "group", batch=1, outstanding=256)})
         results.append({"scenario": "durable-fsync-each", "target_per_s": None,
                         **_durable_run(workdir, "always", 2_000 // scale, "always", batch=1, outstanding=64,
                                        max_batch=1, window=16)})
