@@ -14,7 +14,6 @@ then they live here, built on ``lookup`` and ``spawn``.
 from __future__ import annotations
 
 import io
-import warnings
 from typing import Any
 
 import rayka
@@ -51,21 +50,7 @@ def get_or_spawn(system: rayka.ActorSystem, cls: type, *args: Any, name: str, re
     running one first (after the class was edited, say) and spawns afresh.
     ``node=`` and ``mailbox=`` go to ``spawn`` as usual.
     """
-    try:
-        ref = system.lookup(name)
-    except rayka.ActorNotFound:
-        ref = None
-    if ref is not None and ref.is_alive:
-        if not replace:
-            running = getattr(getattr(getattr(ref, "_cell", None), "info", None), "cls", None)
-            if running is not None and running is not cls:
-                warnings.warn(f"{name!r} runs {running.__qualname__} from an earlier definition; pass "
-                              "replace=True to restart it with the new one", stacklevel=2)
-            return ref
-        ref.stop()
-        if hasattr(ref._cell, "mailbox"):  # a local actor: its name is free once it has terminated
-            system.wait_terminated(ref, timeout=10)
-    return system.spawn(cls, *args, name=name, **kwargs)
+    return system.get_or_spawn(cls, *args, name=name, replace=replace, **kwargs)
 
 
 def _label(cell: Any) -> str:

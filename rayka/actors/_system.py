@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 import uuid
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -184,26 +185,38 @@ class ActorSystem:
             return self._cluster.spawn(cls, args, kwargs, name=name, mailbox=mailbox, restart=restart, node=node)
         return self._user.spawn_child(cls, args, kwargs, name, mailbox, restart)
 
-    def get_or_spawn(self, cls: type[Actor], *args: Any, name: str, **kwargs: Any) -> ActorRef:
+    def get_or_spawn(self, cls: type[Actor], *args: Any, name: str, replace: bool = False,
+                     **kwargs: Any) -> ActorRef:
         """Return the live top-level actor called ``name``, or spawn ``cls(*args, **kwargs)`` under it.
 
-        Made for notebooks: re-running a cell that starts a named actor gives the
-        same actor back instead of failing or leaking a second one.
+        Made for notebooks: running a cell again gives the same actor back
+        instead of failing on the taken name or leaking a second actor. A
+        class defined again in a later cell (same name, new object) counts as
+        the same class, with a warning that the running actor uses the earlier
+        definition; ``replace=True`` stops it and spawns afresh.
 
         Raises:
-            InvalidActorName: ``name`` belongs to an actor of another class.
+            InvalidActorName: ``name`` belongs to an actor of an unrelated class.
         """
-        with self.lock:
-            try:
-                ref = self.lookup(name)
-            except ActorNotFound:
-                return self.spawn(cls, *args, name=name, **kwargs)
-        existing = getattr(ref._cell, "info", None)
-        if existing is not None and existing.cls is not cls:
-            raise InvalidActorName(
-                f"{ref.path} is a {existing.cls.__name__}, not a {cls.__name__}; stop it first or pick another name"
-            )
-        return ref
+        try:
+            ref = self.lookup(name)
+        except ActorNotFound:
+            return self.spawn(cls, *args, name=name, **kwargs)
+        info = getattr(ref._cell, "info", None)
+        running = info.cls if info is not None else None
+        if running is not None and running is not cls:
+            if (running.__module__, running.__qualname__) != (cls.__module__, cls.__qualname__):
+                raise InvalidActorName(f"{ref.path} is a {running.__name__}, not a {cls.__name__}; stop it "
+                                       "first or pick another name")
+            if not replace:
+                warnings.warn(f"{ref.path} runs an earlier definition of {cls.__qualname__}; pass replace=True "
+                              "to restart it with the new one", stacklevel=2)
+        if not replace:
+            return ref
+        ref.stop()
+        if info is not None:
+            self.wait_terminated(ref, timeout=self.shutdown_timeout * 2 + 1)
+        return self.spawn(cls, *args, name=name, **kwargs)
 
     @property
     def terminated(self) -> bool:

@@ -307,3 +307,20 @@ def test_get_or_spawn_refuses_a_name_held_by_another_class(system: ActorSystem) 
     system.spawn(Other, name="taken")
     with pytest.raises(rayka.InvalidActorName, match="Other"):
         system.get_or_spawn(Probe, name="taken")
+
+
+def test_get_or_spawn_treats_a_class_defined_again_as_the_same_and_replace_restarts_it(system: ActorSystem) -> None:
+    import rayka
+
+    def define():
+        class Cell(rayka.Actor):  # as if a notebook cell defining it ran twice
+            def receive(self, message):
+                return message
+        return Cell
+
+    first_cls, second_cls = define(), define()
+    first = system.get_or_spawn(first_cls, name="cell")
+    with pytest.warns(UserWarning, match="earlier definition"):
+        assert system.get_or_spawn(second_cls, name="cell") == first
+    fresh = system.get_or_spawn(second_cls, name="cell", replace=True)
+    assert fresh != first and fresh.ask("hi", timeout=WAIT).result() == "hi"
