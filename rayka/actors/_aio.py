@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 from typing import Any, Awaitable, Coroutine
 
 __all__ = ["drive", "settle"]
@@ -94,7 +93,3 @@ def _in_loop() -> bool:
     except RuntimeError:
         return False
     return True
-
-
-def is_awaitable(value: Any) -> bool:
-    return inspect.isawaitable(value)

@@ -18,6 +18,7 @@ from ._lifecycle import Lifecycle
 from ._ref import ActorRef
 from ._reply import Reply
 from ._signals import DeadLetter
+from ._supervising import Supervising
 
 if TYPE_CHECKING:
     from ._system import ActorSystem
@@ -28,7 +29,7 @@ RUNNING, SUSPENDED, STOPPING, TERMINATED = 0, 1, 2, 3
 _monotonic = time.monotonic
 
 
-class ActorCell(Lifecycle, ActorContext):
+class ActorCell(Lifecycle, Supervising, ActorContext):
     """The runtime side of one actor (internal; users see ``ActorContext`` and ``ActorRef``)."""
 
     __slots__ = (

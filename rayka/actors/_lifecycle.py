@@ -12,13 +12,11 @@ import asyncio
 import functools
 import inspect
 import logging
-from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ActorStopped, InvalidActorName, SystemClosed
 from ._aio import drive, settle
 from ._signals import ChildFailed, Terminated
-from ._supervision import Directive, Restart
 from ._timers import Timer
 
 if TYPE_CHECKING:
@@ -30,27 +28,6 @@ __all__ = ["check_name", "Lifecycle", "START", "STOP", "STOP_FAILED", "FAILED", 
 log = logging.getLogger("rayka")
 START, STOP, STOP_FAILED, FAILED, RESUME, RESTART, SIGNAL = range(1, 8)
 RUNNING, SUSPENDED, STOPPING, TERMINATED = 0, 1, 2, 3
-
-
-class _Record:
-    """Restart bookkeeping of one child: restart times in the window, backoff attempt."""
-
-    __slots__ = ("times", "attempt", "last")
-
-    def __init__(self) -> None:
-        self.times: deque[float] = deque()
-        self.attempt = 0
-        self.last = float("-inf")
-
-    def allow(self, now: float, max_restarts: int | None, within: float | None) -> bool:
-        times = self.times
-        if within is not None:
-            while times and times[0] <= now - within:
-                times.popleft()
-        if max_restarts is not None and len(times) >= max_restarts:
-            return False
-        times.append(now)
-        return True
 
 
 def check_name(name: Any, cls: Any, parent_path: str) -> None:
@@ -205,75 +182,6 @@ class Lifecycle:
             self._system.root_failed(error)
         else:
             parent.post_system(FAILED, (self, error))
-
-    # -- supervision (runs in the parent) ---------------------------------------
-    def supervise(self: ActorCell, child: ActorCell, error: BaseException) -> None:
-        if child.state == TERMINATED or child.parent_cell is not self:
-            return
-        if self.state >= STOPPING or self.instance is None:
-            child.post_system(STOP_FAILED, error)
-            return
-        strategy = self.instance.supervisor_strategy
-        try:
-            directive = strategy.decide(error)
-        except BaseException as decider_error:  # noqa: BLE001
-            directive, error = Directive.ESCALATE, decider_error
-        if directive is Directive.RESTART and child.restart_type is Restart.TEMPORARY:
-            directive = Directive.STOP
-        log.warning("rayka: %s failed with %r; supervisor %s decided %s", child.path, error, self.path,
-                    directive.value)
-        log.debug("rayka: failure of %s", child.path, exc_info=error)
-        if directive is Directive.RESUME:
-            child.post_system(RESUME)
-        elif directive is Directive.STOP:
-            siblings = list(self._children.values()) if self._children else [child]
-            for cell in strategy.affected(siblings, child):
-                cell.post_system(STOP_FAILED, error) if cell is child else cell.request_stop()
-        elif directive is Directive.ESCALATE:
-            self._system.count("escalations")
-            self.handler_failed(error, None)
-        else:
-            self.restart_children(strategy, child, error)
-
-    def restart_children(self: ActorCell, strategy: Any, child: ActorCell, error: BaseException) -> None:
-        siblings = list(self._children.values()) if self._children else [child]
-        affected = [cell for cell in strategy.affected(siblings, child) if cell.state < STOPPING]
-        record = child._record
-        if record is None:
-            record = child._record = _Record()
-        clock = self._system.clock
-        now = clock.time()
-        if not record.allow(now, strategy.max_restarts, strategy.within):
-            log.error("rayka: %s exceeded %s restarts within %s s; stopping it", child.path,
-                      strategy.max_restarts, strategy.within)
-            for cell in affected:
-                cell.post_system(STOP_FAILED, error) if cell is child else cell.request_stop()
-            return
-        delay = 0.0
-        backoff = strategy.backoff
-        if backoff is not None:
-            if now - record.last >= backoff.reset_window:
-                record.attempt = 0
-            delay = backoff.delay(record.attempt)
-            record.attempt += 1
-            record.last = now + delay
-        for cell in affected:
-            if cell.state == RUNNING:
-                cell.state = SUSPENDED
-        if delay > 0:
-            clock.call_later(delay, functools.partial(_post_restarts, affected, error))
-        else:
-            _post_restarts(affected, error)
-
-    def resume(self: ActorCell) -> None:
-        if self.state != SUSPENDED:
-            return
-        self.state = RUNNING
-        self._failure = None
-        for child in list(self._children.values()) if self._children else ():
-            if child.state == SUSPENDED:
-                child.post_system(RESUME)
-        self.wake()
 
     # -- restart ---------------------------------------------------------------
     def begin_restart(self: ActorCell, error: BaseException) -> None:
@@ -503,9 +411,3 @@ class Lifecycle:
         timers, self._timers = self._timers, None
         for timer in timers or ():
             timer.cancel()
-
-
-def _post_restarts(cells: list, error: BaseException) -> None:
-    for cell in cells:
-        cell.post_system(RESTART, error)
-

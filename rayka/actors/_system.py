@@ -8,14 +8,13 @@ import inspect
 import itertools
 import logging
 import threading
-import time
 import uuid
 import warnings
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .._errors import ActorNotFound, ActorStopped, InvalidActorName, SystemClosed
+from .._errors import ActorNotFound, InvalidActorName
 from ..mailbox import Mailbox, UnboundedQueue
 from ._actor import Actor
 from ._cell import ActorCell

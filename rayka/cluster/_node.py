@@ -57,7 +57,6 @@ class NodeSide:
     def spawn_child(self, parent: Any, cls: Any, args: tuple, kwargs: dict, *, name: Any, mailbox: Any,
                     restart: Any, node: Any) -> Any:
         """Spawn a child of ``parent`` (a local cell) on ``node``; the parent supervises it from here."""
-        import ray
 
         runtime = self.runtime
         target = self._target(node)

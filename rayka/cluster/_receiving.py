@@ -1,0 +1,218 @@
+"""The receiving half of the router: batches in, records to local mailboxes, replies back.
+
+A batch carrying asks waits a few milliseconds for their replies and returns
+them as the Ray call's result (one Ray round trip per fast ask); slower
+replies travel back on the reverse stream. Tells and asks meeting a full
+``backpressure`` mailbox wait in line, and the batch is acknowledged only
+once they got in: that is how backpressure crosses nodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from typing import Any
+
+from .._errors import ActorStopped, MailboxFull, RaykaError, SerializationError
+from ..actors._lifecycle import FAILED, SIGNAL
+from ..actors._reply import Reply
+from ..actors._signals import DeadLetter
+from ._supervise import CHILD_FAILED, CHILD_GONE, DIRECTIVE
+from ._wire import MalformedBatch
+
+__all__ = ["Receiving", "RemoteWatcher"]
+
+log = logging.getLogger("rayka.cluster")
+TELL, ASK, REPLY_OK, REPLY_ERROR, STOP, WATCH, TERMINATED = range(7)
+
+
+class RemoteWatcher:
+    """Stands in, on the watched actor's node, for the watchers on another node."""
+
+    __slots__ = ("router", "node")
+
+    def __init__(self, router: Any, node: str) -> None:
+        self.router = router
+        self.node = node
+
+    def post_system(self, op: int, signal: Any) -> None:
+        if op == SIGNAL:
+            self.router.send_record(self.node, (None, None, TERMINATED, list(self.router.key_of(signal.ref)), None))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RemoteWatcher) and other.node == self.node
+
+    def __hash__(self) -> int:
+        return hash(("remote-watcher", self.node))
+
+
+class Receiving:
+    """Mixin of :class:`~rayka.cluster._router.Router`: what arrives from other nodes."""
+
+    async def receive_and_reply(self, data: bytes, wait: float) -> bytes | None:
+        """Deliver one batch and, for the asks in it, wait up to ``wait`` s to return their replies inline.
+
+        Replies not ready in time travel back on the stream as usual.
+        """
+        if not wait:
+            self.receive(data)
+            await self._admitted()
+            return None
+        collected: dict[tuple, Any] = {}
+        self._inline = collected
+        try:
+            self.receive(data)
+        finally:
+            self._inline = None
+        entry = None
+        if collected:  # registered before any await, so replies that come meanwhile land here
+            entry = (collected, asyncio.get_running_loop().create_future())
+            self._inline_waiters.append(entry)
+        await self._admitted()
+        if entry is None:
+            return None
+        done = entry[1]
+        if any(value is None for value in collected.values()) and not done.done():
+            timer = asyncio.get_running_loop().call_later(wait, _set_if_pending, done)
+            await done
+            timer.cancel()
+        if entry in self._inline_waiters:
+            self._inline_waiters.remove(entry)
+        ready = []
+        for key in list(collected):
+            record = collected.pop(key)
+            if record is None:
+                self._inline_keys.discard(key)  # it goes on the stream when it comes
+            else:
+                ready.append(record)
+        return self.encoder.join_batch(self.stream_id, 0, ready) if ready else None
+
+    def wait_admitted(self) -> None:
+        """Block until queued backpressure tells got in (the driver's pull thread)."""
+        while self._admissions:
+            pending, self._admissions = self._admissions, []
+            for reply in pending:
+                reply.exception()
+
+    async def _admitted(self) -> None:
+        """Wait until the tells queued for room in backpressure mailboxes got in."""
+        while self._admissions:
+            pending, self._admissions = self._admissions, []
+            for reply in pending:
+                try:
+                    await reply
+                except Exception:  # noqa: BLE001,S110 - the actor stopped meanwhile: dead-lettered there
+                    pass
+
+    def receive(self, data: bytes) -> int:
+        """Deliver one batch; returns how many records it released in order."""
+        with self._inbound_lock:
+            records = self.inbound.receive(data)
+        for record in records:
+            try:
+                self._deliver(record)
+            except Exception:  # noqa: BLE001 - one bad record must not stop the node
+                log.exception("rayka: could not deliver a record to %r", record[0])
+        return len(records)
+
+    def _malformed(self, error: MalformedBatch) -> None:
+        self.malformed_batches += 1
+        log.error("rayka: node %s rejected a malformed batch: %s", self.node_id, error)
+
+    def _deliver(self, record: list) -> None:
+        target, sender, kind, payload, reply_id = record
+        if kind == TELL:
+            cell = self._local(target)
+            sender_ref = self.ref_for(tuple(sender)) if sender is not None else None
+            if cell is None:
+                self.system.dead_letters.publish(DeadLetter(payload, sender_ref, target, "unknown"))
+                return
+            try:
+                cell.tell(payload, sender_ref)
+            except MailboxFull:
+                if getattr(cell.mailbox, "overflow", None) == "backpressure":
+                    # wait in line for room; the batch is acknowledged only once admitted (backpressure)
+                    self._admissions.append(cell.send(payload, sender_ref))
+                else:
+                    self.system.dead_letters.publish(DeadLetter(payload, sender_ref, target, "overflow"))
+        elif kind == ASK:
+            self._deliver_ask(target, sender, payload, reply_id)
+        elif kind == REPLY_OK or kind == REPLY_ERROR:
+            entry = self._pending.pop(reply_id, None)
+            if entry is not None:
+                reply = entry[0]
+                reply.set_result(payload) if kind == REPLY_OK else reply.set_exception(payload)
+        elif kind == STOP:
+            cell = self._local(target)
+            if cell is not None and cell.uid == payload:
+                cell.request_stop()
+        elif kind == WATCH:
+            cell = self._local(target)
+            if cell is None or cell.uid != payload:
+                self.send_record(sender, (None, None, TERMINATED, [self.node_id, target, payload], None))
+            else:
+                cell.add_watcher(RemoteWatcher(self, sender))
+        elif kind == TERMINATED:
+            self._terminated(tuple(payload))
+        elif kind == DIRECTIVE:
+            op, uid, error = payload
+            cell = self.hosted.get(target)
+            if cell is not None and cell.uid == uid:
+                cell.post_system(op, error)
+        elif kind == CHILD_FAILED or kind == CHILD_GONE:
+            child_path, uid, error = payload
+            child = self.remote_children.get((sender, child_path))
+            if child is not None and child.uid == uid:
+                if kind == CHILD_FAILED:
+                    child.parent_cell.post_system(FAILED, (child, error))
+                else:
+                    child.gone(error)
+
+    def _deliver_ask(self, target: str, origin: str, message: Any, reply_id: int) -> None:
+        if self._inline is not None:
+            self._inline[(origin, reply_id)] = None
+            self._inline_keys.add((origin, reply_id))
+        reply: Reply = Reply(None, "remote ask", self.loop_thread)
+        reply.add_done_callback(functools.partial(self._send_reply, origin, reply_id))
+        cell = self._local(target)
+        if cell is None:
+            reply.set_exception(ActorStopped(f"no actor at {target} on node {self.node_id}"))
+            return
+        waiting = cell.put_envelope((message, None, reply))
+        if waiting is not None:
+            self._admissions.append(waiting)
+
+    def _send_reply(self, origin: str, reply_id: int, reply: Reply) -> None:
+        error = reply._value if reply._state == 2 else None
+        kind, payload = (REPLY_ERROR, error) if error is not None else (REPLY_OK, reply._value)
+        try:
+            data = self.encoder.encode_record(None, None, kind, payload, reply_id)
+        except SerializationError as bad:
+            data = self.encoder.encode_record(None, None, REPLY_ERROR, RaykaError(str(bad)), reply_id)
+        key = (origin, reply_id)
+        if key in self._inline_keys:  # a deliver call is waiting to carry it back
+            self._inline_keys.discard(key)
+            self._fill_inline(key, data)
+            return
+        self._push(origin, data)
+
+    def _fill_inline(self, key: tuple, data: bytes) -> None:
+        inline = self._inline
+        if inline is not None and key in inline:
+            inline[key] = data
+            return
+        for entry in list(self._inline_waiters):
+            collected, done = entry
+            if key in collected:
+                collected[key] = data
+                if all(value is not None for value in collected.values()) and not done.done():
+                    done.set_result(None)
+                return
+
+    # -- watch -----------------------------------------------------------------
+
+
+def _set_if_pending(future: Any) -> None:
+    if not future.done():
+        future.set_result(None)
