@@ -29,7 +29,19 @@ class NodeSide:
         return (rebuild_ref, (self.runtime.node_id, cell.path, cell.uid))
 
     def lookup(self, name: str) -> Any:
-        return None  # local names first; the driver holds the cluster-wide registry
+        """A name from the cluster-wide registry (asked after this node's own tree; one Ray call)."""
+        import ray
+
+        registry = self.runtime.registry
+        if registry is None:
+            return None
+        try:
+            self.runtime.system.lookup("/user/" + name)
+            return None  # lives here: the system's own lookup finds it
+        except Exception:  # noqa: BLE001,S110 - not local: ask the registry
+            pass
+        key = ray.get(registry.lookup.remote(name))
+        return self.runtime.router.ref_for(tuple(key)) if key is not None else None
 
     def spawn(self, cls: Any, args: tuple, kwargs: dict, *, name: Any, mailbox: Any, restart: Any, node: Any) -> Any:
         if node is not None:
@@ -143,13 +155,18 @@ class NodeRuntime:
         self.system_name = system_name
         self.settings = settings
         self.spawned: dict[str, int] = {}
+        self.registry: Any = None
 
-    async def connect(self, peers: dict[str, Any]) -> dict:
-        """Start the node's actor system on this actor's event loop (one thread: no hops) and meet the peers."""
+    async def connect(self, peers: dict[str, Any], registry: Any = None) -> dict:
+        """Start the node's actor system on this actor's event loop (one thread: no hops) and meet the peers.
+
+        Called once per incarnation: after Ray restarts this actor, the driver calls it again.
+        """
         import asyncio
 
         import ray
 
+        self.registry = registry
         settings = self.settings
         self.system = ActorSystem(self.system_name, throughput=settings.get("throughput", 100),
                                   shutdown_timeout=settings.get("shutdown_timeout", 5.0),
@@ -199,6 +216,10 @@ class NodeRuntime:
         with system.lock:
             system.started += 1
         return cell.path, cell.uid
+
+    def node_up(self, node: str, handle: Any) -> None:
+        """A node runtime that Ray restarted joined again: open fresh streams to its new incarnation."""
+        self.system._loop.call_soon_threadsafe(self.router.rejoin, node, handle)
 
     def node_down(self, node: str) -> None:
         self.system._loop.call_soon_threadsafe(self.router.node_down, node, None)

@@ -110,6 +110,17 @@ class Router(Receiving):
                                   on_sendable=functools.partial(self._arm, peer))
         self.peers[node] = peer
 
+    def rejoin(self, node: str, handle: Any) -> None:
+        """Meet a node again after it restarted (a new incarnation): a fresh stream from sequence 0."""
+        old = self.peers.pop(node, None)
+        if old is not None and old.alive:
+            with old.cond:
+                old.alive = False
+                old.out.close()
+                old.cond.notify_all()
+        self.dead_nodes.discard(node)
+        self.add_peer(node, handle)
+
     def _peer(self, node: str) -> Peer | None:
         peer = self.peers.get(node)
         return peer if peer is not None and peer.alive else None

@@ -170,3 +170,11 @@ class Pusher(rayka.Actor):
         for i in range(n):
             await target.send(i)
         return await target.ask("got", timeout=60)  # on the same stream: after every send
+
+
+class Finder(rayka.Actor):
+    """Looks a name up from inside a node and asks the actor it finds."""
+
+    async def receive(self, name):
+        found = self.context.system.lookup(name)
+        return found.path, await found.ask("count", timeout=10)

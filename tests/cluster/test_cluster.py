@@ -11,7 +11,7 @@ import pytest
 
 import rayka
 
-from tests.cluster.cluster_actors import Counter, Forwarder, Sender, Watcher
+from tests.cluster.cluster_actors import Counter, Finder, Forwarder, Sender, Watcher
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
 
@@ -124,6 +124,14 @@ def test_names_are_registered_cluster_wide_and_looked_up_from_the_driver(cluster
     assert cluster_system.lookup("registered") == ref
     with pytest.raises(rayka.InvalidActorName):
         cluster_system.spawn(Counter, name="registered")
+
+
+def test_a_name_registered_from_the_driver_is_found_from_inside_another_node(cluster_system):
+    target = cluster_system.spawn(Counter, name="findme", node=2)
+    target.tell("x")
+    target.ask("count", timeout=10).result()
+    finder = cluster_system.spawn(Finder, node=0)
+    assert finder.ask("findme", timeout=20).result() == (target.path, 1)
 
 
 def test_refs_travel_inside_messages_between_nodes(cluster_system):

@@ -8,7 +8,7 @@ import pytest
 
 import rayka
 
-from tests.cluster.cluster_actors import Counter, Stuck, Watcher
+from tests.cluster.cluster_actors import Counter, Forwarder, Stuck, Watcher
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(180)]
 
@@ -47,7 +47,26 @@ def test_a_killed_node_runtime_fails_asks_tells_watchers_and_restarts_its_actors
             system.lookup("scratch")  # temporary: not restarted
         with pytest.raises(rayka.ActorStopped):
             worker.ask("count", timeout=10).result()
-        assert "n1" not in runtime.nodes
     with capsys.disabled():
         print(f"\n[node failure] kill -> restarted actor answering: {recovery * 1000:.0f} ms")
     assert system.statistics()["restarts"] >= 1
+
+
+@pytest.mark.parametrize("options", [{}, {"max_restarts": -1}], ids=["replaced by rayka", "restarted by ray"])
+def test_a_dead_node_runtime_joins_again_as_a_new_incarnation(ray_cluster, options):
+    nodes = [{}, options]
+    with rayka.ActorSystem("rejoin", cluster=rayka.RayCluster(address=ray_cluster.address, nodes=nodes)) as system:
+        runtime = system._cluster
+        before = runtime.node_info()["n1"]
+        runtime.kill_node("n1")
+        assert runtime.wait_recovered("n1", timeout=30)
+        assert runtime.wait_rejoined("n1", timeout=90)
+        after = runtime.node_info()["n1"]
+        assert after["incarnation"] > before["incarnation"] and after["pid"] != before["pid"]
+        fresh = system.spawn(Counter, node="n1")
+        fresh.tell("hello")
+        assert fresh.ask("count", timeout=10).result() == 1
+        other = system.spawn(Counter, node="n0")
+        forwarder = system.spawn(Forwarder, node="n0")
+        assert forwarder.ask((fresh, "count"), timeout=10).result() == 1  # node to node, new streams
+        assert other.ask("count", timeout=10).result() == 0
