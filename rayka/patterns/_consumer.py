@@ -33,6 +33,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar, Iterable
 
+from .._errors import RaykaError
 from ..actors import Actor, ActorRef, Reply, Terminated
 from ._queue_messages import Ack, AckError, AckRejected, Deliveries, Delivery, Pull, Release
 
@@ -100,11 +101,22 @@ class _Repull:
 _REPULL = _Repull()
 
 
+@dataclass(frozen=True, slots=True)
+class _Relookup:
+    """A consumer's own reminder to look its queue up by name again."""
+
+
+_RELOOKUP = _Relookup()
+
+
 class Consumer(Actor):
     """A work-queue consumer: subclass it and write ``handle(self, work)``.
 
     Args:
-        queue: the :class:`~rayka.patterns.WorkQueue` to pull from.
+        queue: the :class:`~rayka.patterns.WorkQueue` to pull from, or its
+            registered name: then the consumer looks it up when it starts, and
+            again when the queue dies (a queue restarted on another node is
+            found again; it gives up after ``relookup_for`` seconds).
         window: unacknowledged deliveries it may hold (class attribute ``window`` by default).
         seen: a :class:`SeenIds` to skip work handled before (effectively-once).
 
@@ -123,9 +135,12 @@ class Consumer(Actor):
     window: ClassVar[int] = 256
     confirm_acks: ClassVar[bool] = False
     repull_every: ClassVar[float | None] = 5.0
+    relookup_for: ClassVar[float] = 30.0
 
-    def __init__(self, queue: ActorRef, *, window: int | None = None, seen: SeenIds | None = None) -> None:
-        self.queue = queue
+    def __init__(self, queue: ActorRef | str, *, window: int | None = None, seen: SeenIds | None = None) -> None:
+        self.queue_name = queue if isinstance(queue, str) else None
+        self.queue: Any = None if self.queue_name is not None else queue
+        self.lookups = 0
         if window is not None:
             if not isinstance(window, int) or window < 1:
                 raise ValueError(f"consumer window must be an int >= 1, got {window!r}")
@@ -154,19 +169,48 @@ class Consumer(Actor):
         log.warning("rayka: consumer %s: %s", self.context.self.path, error)
 
     def on_queue_stopped(self) -> None:
-        """Called when the queue has stopped; by default the consumer stops too."""
-        self.context.stop()
+        """Called when the queue has stopped: a queue named by name is looked up again, else the consumer stops."""
+        if self.queue_name is not None:
+            self.queue = None
+            self.relookup()
+        else:
+            self.context.stop()
 
     # -- machinery ---------------------------------------------------------------
     def on_start(self) -> Any:
-        self.context.watch(self.queue)
-        self.pull()
         if self.repull_every is not None:
             self.context.schedule_repeatedly(self.repull_every, _REPULL)
+        if self.queue is None:
+            self.relookup()
+        else:
+            self.attach()
+
+    def attach(self) -> None:
+        self.context.watch(self.queue)
+        self.pull()
+
+    def relookup(self) -> None:
+        """Find the queue by its name; try again shortly while it is not (yet) there."""
+        try:
+            found = self.context.system.lookup(self.queue_name)
+        except RaykaError:
+            found = None
+        if found is not None and found.is_alive:
+            self.queue, self.lookups = found, 0
+            self.attach()
+            return
+        self.lookups += 1
+        if self.lookups * 0.1 > self.relookup_for:
+            log.error("rayka: consumer %s found no queue %r for %s s; stopping", self.context.self.path,
+                      self.queue_name, self.relookup_for)
+            self.context.stop()
+            return
+        self.context.schedule_once(0.1, _RELOOKUP)
 
     def pull(self) -> None:
         """Tell the queue this consumer's window (idempotent: it sets the window, it adds nothing)."""
-        self.queue.tell(Pull(self.window, self.context.self), self.context.self)
+        if self.queue is not None:
+            self.queue.tell(Pull(self.window, self.context.self), self.context.self)
 
     def receive(self, message: Any) -> Any:
         if type(message) is Deliveries:
@@ -188,6 +232,10 @@ class Consumer(Actor):
             return None
         if kind is _Repull:
             self.pull()
+            return None
+        if kind is _Relookup:
+            if self.queue is None:
+                self.relookup()
             return None
         if isinstance(message, Terminated) and message.ref == self.queue:
             self.on_queue_stopped()
@@ -223,12 +271,12 @@ class Consumer(Actor):
     def give_back(self, done: list[int], batch: tuple[Delivery, ...]) -> None:
         self.ack(done)
         rest = tuple(d.id for d in batch[len(done):])
-        if rest:
+        if rest and self.queue is not None:
             self.queue.tell(Release(rest), self.context.self)
 
     def ack(self, ids: Iterable[int]) -> None:
         ids = tuple(ids)
-        if not ids:
+        if not ids or self.queue is None:  # the queue died: a recovered one delivers these again
             return
         me = self.context.self
         if self.confirm_acks:

@@ -35,6 +35,8 @@ Example:
 
 from __future__ import annotations
 
+import os
+
 import logging
 from collections import deque
 from dataclasses import dataclass
@@ -42,6 +44,7 @@ from typing import Any
 
 from .._errors import ActorStopped, JournalError
 from ..actors import Actor, ActorRef, Terminated
+from ..persistence import SqliteJournal
 from ._queue_journal import QueueJournal
 from ._queue_messages import (
     Ack,
@@ -102,7 +105,10 @@ class WorkQueue(Actor):
         ack_timeout: seconds a delivery may stay unacknowledged before it
             goes to another consumer; ``None`` waits for the consumer's death.
         max_batch: the most deliveries in one :class:`Deliveries` message.
-        journal: a :class:`~rayka.persistence.SqliteJournal` to make the queue durable.
+        journal: a :class:`~rayka.persistence.SqliteJournal` to make the queue
+            durable, or the path of one: the queue then opens it where it runs
+            (on its own node in cluster mode) and closes it when it stops, so
+            a queue restarted on another node of a shared disk recovers.
         persistence_id: the queue's log in the journal.
         snapshot_every: journal events between snapshots (which compact the log).
 
@@ -121,6 +127,9 @@ class WorkQueue(Actor):
             raise ValueError(f"max_batch must be an int >= 1, got {max_batch!r}")
         self.capacity = capacity
         self.ack_timeout = ack_timeout
+        self.owns_journal = isinstance(journal, (str, os.PathLike))
+        if self.owns_journal:
+            journal = SqliteJournal(journal)
         self.log = QueueJournal(journal, persistence_id, snapshot_every) if journal is not None else None
         self.ledger = Ledger(max_batch)
         self.waiting: deque[tuple[tuple, Any, bool]] = deque()  # puts waiting for room
@@ -150,6 +159,8 @@ class WorkQueue(Actor):
             if reply is not None:
                 reply.set_exception(stopped)
         self.waiting.clear()
+        if self.owns_journal and self.log is not None:
+            self.log.journal.close()  # commits what was queued, and frees the file for the next incarnation
 
     # -- messages ----------------------------------------------------------------
     def receive(self, message: Any) -> Any:

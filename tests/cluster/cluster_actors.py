@@ -178,3 +178,24 @@ class Finder(rayka.Actor):
     async def receive(self, name):
         found = self.context.system.lookup(name)
         return found.path, await found.ask("count", timeout=10)
+
+
+def _named_consumer_class():
+    from rayka.patterns import Consumer
+
+    class NamedQueueConsumer(Consumer):
+        """Finds its queue by name (again after the queue's node dies) and reports handled work."""
+
+        window = 32
+
+        def __init__(self, queue_name: str, collector) -> None:
+            super().__init__(queue_name)
+            self.collector = collector
+
+        def handle(self, work) -> None:
+            self.collector.tell(("handled", work, "consumer"))
+
+    return NamedQueueConsumer
+
+
+NamedQueueConsumer = _named_consumer_class()

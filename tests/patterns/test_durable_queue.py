@@ -194,3 +194,37 @@ def test_a_durable_queue_killed_while_it_compacts_its_log_recovers_exactly(tmp_p
     # every accepted work was handled in the first run (its ack may have reached the disk unreported) or now
     assert put_confirmed <= handled_first | got
     assert second[-1] == ["DONE", str(len(got))]
+
+
+def test_a_queue_given_a_journal_path_recovers_when_started_again_and_consumers_find_it_by_name(tmp_path) -> None:
+    import threading
+
+    import rayka
+    from rayka.patterns import Consumer, Drain, Put, WorkQueue
+
+    path = str(tmp_path / "named.db")
+    handled: list = []
+    got_all = threading.Event()
+
+    class Keep(Consumer):
+        window = 4
+
+        def handle(self, work):
+            handled.append(work)
+            if len(set(handled)) == 20:
+                got_all.set()
+
+    with rayka.ActorSystem("named") as system:
+        first = system.spawn(WorkQueue, 100, journal=path, name="jobs")
+        for i in range(10):
+            first.ask(Put(i), timeout=10).result()
+        first.stop()
+        assert system.wait_terminated(first, timeout=10)  # its journal is closed: the file is free again
+        consumer = system.spawn(Keep, "jobs")  # the queue is not there yet: it keeps looking
+        second = system.spawn(WorkQueue, 100, journal=path, name="jobs")
+        for i in range(10, 20):
+            second.ask(Put(i), timeout=10).result()
+        assert got_all.wait(10)
+        second.ask(Drain(), timeout=10).result()
+        assert consumer.is_alive
+    assert set(handled) == set(range(20))
