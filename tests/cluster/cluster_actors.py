@@ -199,3 +199,36 @@ def _named_consumer_class():
 
 
 NamedQueueConsumer = _named_consumer_class()
+
+
+class LaterService(rayka.Actor):
+    """Answers ("square", x, reply_to) later, by telling reply_to, after its own timer."""
+
+    def receive(self, message):
+        match message:
+            case ("square", x, reply_to):
+                self.context.schedule_once(0.01, ("answer", x * x, reply_to))
+            case ("answer", value, reply_to):
+                reply_to.tell(("squared", value), self.context.self)
+
+
+class Client(rayka.Actor):
+    def __init__(self) -> None:
+        self.answers: list = []
+
+    def receive(self, message):
+        match message:
+            case ("call", service, x):
+                service.tell(("square", x, self.context.self))
+            case ("squared", value):
+                self.answers.append(value)
+            case "answers":
+                return sorted(self.answers)
+
+
+class NodeName(rayka.Actor):
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def receive(self, message):
+        return (self.name, message)

@@ -81,3 +81,30 @@ def test_a_durable_queue_whose_node_is_killed_recovers_on_another_node_and_loses
         stats = system.lookup("orders").ask(GetQueueStatistics(), timeout=10).result()
     assert set(handled) == set(sent)  # every accepted item reached a consumer, counted by id
     assert stats.pending == 0 and stats.in_flight == 0
+
+
+def test_a_reply_to_ref_inside_a_message_carries_a_later_reply_across_nodes(cluster_system):
+    from tests.cluster.cluster_actors import Client, LaterService
+
+    service = cluster_system.spawn(LaterService, node=1)
+    client = cluster_system.spawn(Client, node=2)
+    for x in range(5):
+        client.tell(("call", service, x))
+    answers = []
+    for _ in range(200):
+        answers = client.ask("answers", timeout=10).result()
+        if len(answers) == 5:
+            break
+    assert answers == [0, 1, 4, 9, 16]
+
+
+def test_asks_through_a_router_reach_routees_on_other_nodes_and_come_back(cluster_system):
+    from rayka.patterns import Group, RoundRobin
+
+    from tests.cluster.cluster_actors import NodeName
+
+    routees = [cluster_system.spawn(NodeName, f"n{i}", node=i) for i in range(3)]
+    router = cluster_system.spawn(Group, routees, RoundRobin(), node=0)
+    replies = [router.ask(i, timeout=20).result() for i in range(6)]
+    assert sorted(name for name, _ in replies) == ["n0", "n0", "n1", "n1", "n2", "n2"]
+    assert sorted(i for _, i in replies) == list(range(6))
