@@ -2,7 +2,8 @@
 
 The cell is the actor's context too (``ActorCell`` subclasses
 ``ActorContext``), so an actor costs one cell, one ref, one mailbox object and
-its own instance. Lifecycle and supervision live in ``_lifecycle.py``.
+its own instance. Lifecycle lives in ``_lifecycle.py``, supervision in
+``_supervising.py``.
 """
 
 from __future__ import annotations
@@ -167,15 +168,8 @@ class ActorCell(Lifecycle, Supervising, ActorContext):
         mailbox = self.mailbox
         if getattr(mailbox, "overflow", None) == "backpressure":
             admitted: Reply = Reply(None, "admission to " + self.path, self._system._loop_thread)
-
-            def done(ok: bool) -> None:
-                if ok:
-                    admitted.set_result(None)
-                else:
-                    self._dead_letter(envelope, "stopped")
-                    admitted.set_result(None)
-
-            waiting = not mailbox.offer(envelope, done)
+            # admitted, or the actor stopped while it waited (the drain dead-letters it then)
+            waiting = not mailbox.offer(envelope, lambda ok: admitted.set_result(None))
             self.wake()
             return admitted if waiting else None
         try:

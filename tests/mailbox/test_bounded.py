@@ -185,3 +185,23 @@ def test_overflow_policies_are_validated_and_listed() -> None:
         Bounded(3, "explode")
     with pytest.raises(ValueError, match="backpressure"):
         Priority(key=len, capacity=3, overflow="backpressure")
+
+
+def test_a_forwarded_ask_waiting_for_room_is_dead_lettered_once_when_the_actor_stops(
+        system: ActorSystem, gate: Gate, probe: TestProbe) -> None:
+    from rayka.actors import Reply
+
+    ref = gated(system, gate, probe, 1, "backpressure")
+    ref.tell(1)  # the mailbox is full now
+    reply: Reply = Reply()
+    waiting = ref._cell.put_envelope(("late", None, reply))
+    assert waiting is not None and not waiting.done()
+    before = system.dead_letters.count
+    ref.stop()
+    gate.release.set()
+    assert system.wait_terminated(ref, timeout=WAIT)
+    waiting.result(timeout=WAIT)
+    with pytest.raises(ActorStopped):
+        reply.result(timeout=WAIT)
+    assert [letter.message for letter in system.dead_letters.recent()[-(system.dead_letters.count - before):]
+            ].count("late") == 1
