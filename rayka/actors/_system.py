@@ -285,7 +285,9 @@ class ActorSystem:
         if self._cluster is not None:
             self._cluster.shutdown()
         self._root.request_stop()
-        if threading.get_ident() == self._loop_thread:
+        if threading.get_ident() == self._loop_thread:  # from inside an actor: finish once the tree is down
+            if self._thread is not None:
+                self._root.termination_future().add_done_callback(lambda _: self._stop_loop())
             return False
         limit = timeout if timeout is not None else 2 * (self.shutdown_timeout or 0) + 1.0
         clean = self._terminated.wait(limit) and not self.forced
@@ -298,6 +300,11 @@ class ActorSystem:
                 self._loop.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
         return clean
+
+    def _stop_loop(self) -> None:
+        """End the loop thread after a shutdown started from inside an actor (runs on the loop)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._loop.stop()
 
     async def shutdown_async(self, timeout: float | None = None) -> bool:
         """Like :meth:`shutdown`, awaited on the system's own loop (for systems built with ``loop=``)."""

@@ -282,3 +282,21 @@ def test_a_parent_whose_child_hangs_in_on_stop_still_stops(system: ActorSystem) 
     parent.stop()
     assert system.wait_terminated(parent, WAIT)
     assert cancelled.is_set()
+
+
+def test_a_shutdown_started_from_inside_an_actor_stops_the_tree_and_then_the_loop_thread() -> None:
+    import threading
+
+    import rayka
+
+    class Quitter(rayka.Actor):
+        def receive(self, message):
+            return self.context.system.shutdown()
+
+    system = rayka.ActorSystem("quitter")
+    thread = system._thread
+    assert system.spawn(Quitter).ask("quit", timeout=WAIT).result() is False  # it cannot wait for itself
+    thread.join(WAIT)
+    assert not thread.is_alive()
+    assert system.terminated
+    assert threading.current_thread() is not thread
