@@ -38,6 +38,8 @@ import rayka
 from rayka.patterns import Consumer, Drain, Pool, Publish, Put, PutMany, RoundRobin, Subscribe, Topics, WorkQueue
 from rayka.persistence import SqliteJournal
 
+from .journal import _filesystem
+
 __all__ = ["main", "run"]
 
 
@@ -192,19 +194,6 @@ def run(quick: bool = False, *, directory: str | None = None) -> dict[str, Any]:
     return {"benchmark": "patterns", "quick": quick, "cpus": os.cpu_count(),
             "python": platform.python_version(), "journal_filesystem": _filesystem(os.path.realpath(workdir)),
             "results": results}
-
-
-def _filesystem(directory: str) -> str:
-    best, kind = "", "unknown"
-    try:
-        with open("/proc/mounts") as mounts:
-            for line in mounts:
-                fields = line.split()
-                if len(fields) > 2 and directory.startswith(fields[1]) and len(fields[1]) > len(best):
-                    best, kind = fields[1], fields[2]
-    except OSError:
-        pass
-    return kind
 
 
 def _table(report: dict[str, Any]) -> str:
