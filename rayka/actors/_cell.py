@@ -235,6 +235,11 @@ class ActorCell(Lifecycle, Supervising, ActorContext):
 
     # -- the message loop ------------------------------------------------------
     def run(self) -> None:
+        if self._receive is None and self.state != TERMINATED:  # its constructor runs on another thread
+            self._scheduled = False
+            if self._receive is not None:  # built meanwhile: start() may have seen the flag still set
+                self.wake()
+            return
         if self._sys:
             self.process_system()
         if self.state or self._busy is not None:

@@ -82,15 +82,23 @@ class Lifecycle:
         return cell.ref
 
     def start(self: ActorCell) -> None:
-        """Build the instance (errors propagate, with a note) and queue ``on_start``."""
+        """Build the instance (errors propagate, with a note) and queue ``on_start``.
+
+        The cell is visible by name while its constructor runs, so messages may
+        arrive first: they wait (``run`` skips a cell with no instance yet) and
+        are handled once it exists, or go to dead letters if it cannot be built.
+        """
         try:
             self.create_instance()
         except BaseException as error:
             self.state = TERMINATED
+            self.wake()  # the loop dead-letters what was sent meanwhile
             error.add_note(f"rayka: while constructing {self.info.cls.__name__} for {self.path}")
             raise
         if self.info.has_on_start:
             self.post_system(START)
+        elif len(self.mailbox) or self._sys:
+            self.wake()
 
     def create_instance(self: ActorCell) -> None:
         cls = self.info.cls

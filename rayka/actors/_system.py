@@ -113,7 +113,7 @@ class ActorSystem:
         self.closed = False
         self.failure: BaseException | None = None
         self.dead_letters = DeadLetters()
-        self._stats: Counter[str] = Counter()
+        self._stats: Counter[str] = Counter(failures=0, restarts=0, escalations=0)
         self.started = 0
         self.stopped = 0
         self.forced = 0  # actors terminated without waiting for them (stuck past their timeout)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from .actorkit import WAIT
 from rayka import (
     Actor,
     ActorNotFound,
+    ActorStopped,
     ActorRef,
     ActorSystem,
     InvalidActorName,
@@ -159,6 +161,65 @@ def test_refs_compare_by_actor_incarnation(system: ActorSystem) -> None:
     second = system.spawn(Echo, name="same")
     assert second != first
     assert second.is_alive and not first.is_alive
+
+
+class SlowToBuild(Actor):
+    """Its constructor waits for the test, so messages can reach it before it exists."""
+
+    def __init__(self, building: threading.Event, go: threading.Event, fail: bool = False) -> None:
+        building.set()
+        assert go.wait(WAIT)
+        if fail:
+            raise ValueError("constructor failed on purpose")
+        self.built = True
+
+    def receive(self, message: Any) -> Any:
+        return (message, self.built)
+
+
+def _spawn_in_thread(system: ActorSystem, *args: Any) -> tuple[threading.Thread, list]:
+    errors: list = []
+
+    def spawn() -> None:
+        try:
+            system.spawn(SlowToBuild, *args, name="slow")
+        except ValueError as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=spawn)
+    thread.start()
+    return thread, errors
+
+
+def test_messages_sent_while_the_constructor_runs_wait_for_the_instance(system: ActorSystem) -> None:
+    building, go = threading.Event(), threading.Event()
+    thread, _ = _spawn_in_thread(system, building, go)
+    assert building.wait(WAIT)
+    try:
+        ref = system.lookup("slow")  # visible by name while another thread still builds it
+        early = ref.ask("early", timeout=WAIT)
+        assert system.spawn(Echo).ask("a turn of the loop").result(WAIT)  # the loop ran with the ask queued
+        assert not early.done()
+    finally:
+        go.set()
+    thread.join(WAIT)
+    assert early.result(WAIT) == ("early", True)
+    assert system.statistics()["failures"] == 0
+
+
+def test_messages_sent_to_an_actor_whose_constructor_fails_go_to_dead_letters(system: ActorSystem) -> None:
+    building, go = threading.Event(), threading.Event()
+    thread, errors = _spawn_in_thread(system, building, go, True)
+    assert building.wait(WAIT)
+    try:
+        early = system.lookup("slow").ask("early", timeout=WAIT)
+    finally:
+        go.set()
+    thread.join(WAIT)
+    assert len(errors) == 1 and "SlowToBuild for /user/slow" in str(errors[0].__notes__)
+    with pytest.raises(ActorStopped):
+        early.result(WAIT)
+    assert system.dead_letters.count >= 1
 
 
 def test_spawned_names_are_generated_and_unique_when_omitted(system: ActorSystem) -> None:
