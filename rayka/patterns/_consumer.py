@@ -3,7 +3,8 @@
 A :class:`Consumer` registers with its queue on start (``Pull(window)``),
 handles each delivery in order, and acknowledges a batch once it is handled.
 If ``handle`` raises, the deliveries handled so far are acknowledged, the
-rest of the batch is released (the queue gives it to another consumer), and
+failed one and the rest of the batch are released (the queue gives them to
+another consumer; only the failed one counts as tried), and
 the error goes to the supervisor as usual; a restarted consumer registers
 again. :class:`SeenIds` makes a consumer effectively-once: deliveries whose
 id it has handled before are acknowledged without being handled again.
@@ -269,10 +270,15 @@ class Consumer(Actor):
         self.ack(done)
 
     def give_back(self, done: list[int], batch: tuple[Delivery, ...]) -> None:
+        """After a failure: ack what was handled, release the failed one and, untried, the rest."""
         self.ack(done)
-        rest = tuple(d.id for d in batch[len(done):])
-        if rest and self.queue is not None:
-            self.queue.tell(Release(rest), self.context.self)
+        if len(done) == len(batch) or self.queue is None:
+            return
+        me = self.context.self
+        self.queue.tell(Release(batch[len(done)].id), me)
+        rest = tuple(d.id for d in batch[len(done) + 1:])
+        if rest:
+            self.queue.tell(Release(rest, tried=False), me)
 
     def ack(self, ids: Iterable[int]) -> None:
         ids = tuple(ids)

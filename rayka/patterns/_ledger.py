@@ -50,10 +50,14 @@ class Ledger:
 
     Args:
         max_batch: the most deliveries sent to a consumer in one batch.
+        max_deliveries: how many times one piece of work may be delivered;
+            work that comes back after that many goes to ``given_up``.
     """
 
-    def __init__(self, max_batch: int = 128) -> None:
+    def __init__(self, max_batch: int = 128, max_deliveries: int | None = None) -> None:
         self.max_batch = max_batch
+        self.max_deliveries = max_deliveries
+        self.given_up: list[tuple[int, Any, int]] = []  # (id, work, deliveries) past the limit
         self.items: dict[int, list] = {}
         self.ready: deque[int] = deque()  # ids not delivered yet, in order
         self.again: deque[tuple[int, _Holder]] = deque()  # (id, consumer to avoid) to redeliver, first
@@ -92,19 +96,31 @@ class Ledger:
                 del holder.inflight[i]
         return done, bad
 
-    def release(self, ids: Iterable[int]) -> None:
-        """Put delivered work back for another consumer."""
+    def release(self, ids: Iterable[int], tried: bool = True) -> None:
+        """Put delivered work back for another consumer (``tried=False``: that delivery does not count)."""
         items = self.items
         for i in ids:
             item = items.get(i)
             if item is not None and item[1] is not None:
+                if not tried:
+                    item[2] -= 1
                 self.requeue(i, item)
 
     def requeue(self, i: int, item: list) -> None:
+        """Take delivered work back; past ``max_deliveries`` it leaves the queue for ``given_up``."""
         holder = item[1]
         del holder.inflight[i]
         item[1] = None
+        limit = self.max_deliveries
+        if limit is not None and item[2] >= limit:
+            del self.items[i]
+            self.given_up.append((i, item[0], item[2]))
+            return
         self.again.append((i, holder))
+
+    def take_given_up(self) -> list[tuple[int, Any, int]]:
+        given_up, self.given_up = self.given_up, []
+        return given_up
 
     # -- consumers -----------------------------------------------------------------
     def register(self, ref: Any, window: int) -> bool:

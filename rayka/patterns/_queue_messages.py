@@ -29,6 +29,7 @@ __all__ = [
     "Deliveries",
     "Delivery",
     "GetQueueStatistics",
+    "GivenUp",
     "Pull",
     "Put",
     "PutMany",
@@ -115,9 +116,15 @@ class Ack:
 
 @dataclass(frozen=True, slots=True)
 class Release:
-    """Hand deliveries back unfinished; they go to another consumer when one is free."""
+    """Hand deliveries back unfinished; they go to another consumer when one is free.
+
+    ``tried=False`` says the consumer never started on them (the rest of a
+    batch after a failure): the delivery then does not count, neither in the
+    next :attr:`Delivery.attempt` nor toward the queue's ``max_deliveries``.
+    """
 
     ids: tuple[int, ...] | int
+    tried: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +132,22 @@ class AckRejected:
     """Told to the sender of an ``Ack`` that named ids the queue was not waiting for."""
 
     error: AckError
+
+
+@dataclass(frozen=True, slots=True)
+class GivenUp:
+    """Work a queue gave up on: it came back ``deliveries`` times without an ack.
+
+    A queue with ``max_deliveries`` tells it to its ``dead_letter`` actor (or,
+    without one, to the system's dead letters, reason ``"delivery limit"``)
+    and forgets the work, also in its journal, as RabbitMQ's delivery limit
+    and SQS's redrive policy do with a poison message.
+    """
+
+    id: int
+    work: Any
+    deliveries: int
+    queue: ActorRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +170,7 @@ class QueueStatistics:
         rejected_acks: ids in acks that the queue was not waiting for.
         capacity: the most work it holds (pending + in flight + being persisted).
         peak: the most work it has held at once.
+        given_up: work removed after ``max_deliveries`` deliveries (see :class:`GivenUp`).
     """
 
     accepted: int
@@ -159,3 +183,4 @@ class QueueStatistics:
     rejected_acks: int
     capacity: int
     peak: int
+    given_up: int = 0

@@ -7,7 +7,9 @@ window; the queue never has more than that many unacknowledged deliveries
 on one consumer. Each delivery carries the work's id and must be
 acknowledged with :class:`Ack`. Work not acknowledged goes to another
 consumer when its consumer dies (death watch), hands it back
-(:class:`Release`) or misses the ``ack_timeout`` deadline.
+(:class:`Release`) or misses the ``ack_timeout`` deadline. With
+``max_deliveries``, work that keeps coming back (a poison message) is given
+up after that many deliveries: :class:`GivenUp` goes to ``dead_letter``.
 
 With a ``journal`` the queue is durable: accepted work is written (group
 commit) before the put is answered, acknowledgements are written before an
@@ -43,7 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._errors import ActorStopped, JournalError
-from ..actors import Actor, ActorRef, Terminated
+from ..actors import Actor, ActorRef, DeadLetter, Terminated
 from ..persistence import SqliteJournal
 from ._queue_journal import QueueJournal
 from ._queue_messages import (
@@ -52,6 +54,7 @@ from ._queue_messages import (
     AckRejected,
     Deliveries,
     GetQueueStatistics,
+    GivenUp,
     Pull,
     Put,
     PutMany,
@@ -111,6 +114,14 @@ class WorkQueue(Actor):
             a queue restarted on another node of a shared disk recovers.
         persistence_id: the queue's log in the journal.
         snapshot_every: journal events between snapshots (which compact the log).
+        max_deliveries: deliver one piece of work at most this many times;
+            when it comes back after the last (released, consumer died,
+            deadline missed) the queue gives it up: it is forgotten (also in
+            the journal) and :class:`GivenUp` is told to ``dead_letter``.
+            ``None`` (the default) redelivers forever.
+        dead_letter: the actor that gets :class:`GivenUp` work, for example a
+            second ``WorkQueue``'s owner or a logger; without one it goes to
+            the system's dead letters with reason ``"delivery limit"``.
 
     Work items are kept as given (in memory) or encoded with
     :func:`rayka.persistence.encode` (durable). An in-memory queue that is
@@ -118,20 +129,27 @@ class WorkQueue(Actor):
     """
 
     def __init__(self, capacity: int = 10_000, *, ack_timeout: float | None = 30.0, max_batch: int = 128,
-                 journal: Any = None, persistence_id: str = "work-queue", snapshot_every: int | None = 10_000) -> None:
+                 journal: Any = None, persistence_id: str = "work-queue", snapshot_every: int | None = 10_000,
+                 max_deliveries: int | None = None, dead_letter: ActorRef | None = None) -> None:
         if not isinstance(capacity, int) or capacity < 1:
             raise ValueError(f"WorkQueue capacity must be an int >= 1, got {capacity!r}")
         if ack_timeout is not None and not ack_timeout > 0:
             raise ValueError(f"ack_timeout must be > 0 seconds or None, got {ack_timeout!r}")
         if not isinstance(max_batch, int) or max_batch < 1:
             raise ValueError(f"max_batch must be an int >= 1, got {max_batch!r}")
+        if max_deliveries is not None and (not isinstance(max_deliveries, int) or max_deliveries < 1):
+            raise ValueError(f"max_deliveries must be an int >= 1 or None, got {max_deliveries!r}")
+        if dead_letter is not None and not isinstance(dead_letter, ActorRef):
+            raise TypeError(f"dead_letter must be an ActorRef (the actor to tell GivenUp work), "
+                            f"got {type(dead_letter).__name__}")
+        self.dead_letter = dead_letter
         self.capacity = capacity
         self.ack_timeout = ack_timeout
         self.owns_journal = isinstance(journal, (str, os.PathLike))
         if self.owns_journal:
             journal = SqliteJournal(journal)
         self.log = QueueJournal(journal, persistence_id, snapshot_every) if journal is not None else None
-        self.ledger = Ledger(max_batch)
+        self.ledger = Ledger(max_batch, max_deliveries)
         self.waiting: deque[tuple[tuple, Any, bool]] = deque()  # puts waiting for room
         self.persisting: dict[int, tuple] = {}  # first id -> works being written
         self.reserved = 0
@@ -139,7 +157,7 @@ class WorkQueue(Actor):
         self.timer: Any = None
         self.drains: list[Any] = []
         self.broken: BaseException | None = None
-        self.accepted = self.acknowledged = self.rejected = self.peak = 0
+        self.accepted = self.acknowledged = self.rejected = self.peak = self.given_up = 0
         self.send = self._send
 
     # -- lifecycle ---------------------------------------------------------------
@@ -176,12 +194,14 @@ class WorkQueue(Actor):
         if kind is Pull:
             return self.on_pull(message)
         if kind is Release:
-            self.ledger.release(_ids(message.ids))
+            self.ledger.release(_ids(message.ids), message.tried is not False)
+            self.give_up()
             return self.dispatch()
         if kind is _Tick:
             return self.on_tick()
         if isinstance(message, Terminated):
             if self.ledger.unregister(message.ref):
+                self.give_up()
                 self.dispatch()
             return None
         if kind is GetQueueStatistics:
@@ -298,6 +318,7 @@ class WorkQueue(Actor):
         self.timer = None
         ledger = self.ledger
         ledger.expire(self.context.system.clock.time())
+        self.give_up()
         self.dispatch()
         if self.timer is None and ledger.deadlines:
             delay = ledger.deadlines[0][0] - self.context.system.clock.time()
@@ -345,6 +366,29 @@ class WorkQueue(Actor):
         return AckError(f"work queue {self.context.self.path} got an ack for ids {' and '.join(parts)}; "
                         "acknowledge each Delivery once, by its id", unknown, again)
 
+    def give_up(self) -> None:
+        """Forget work past ``max_deliveries`` and hand it to the dead letter actor."""
+        given_up = self.ledger.take_given_up()
+        if not given_up:
+            return
+        self.given_up += len(given_up)
+        me = self.context.self
+        if self.log is not None:
+            self.log.ack([i for i, _, _ in given_up])  # forgotten for good: a recovery does not bring it back
+            self.maybe_snapshot()
+        for i, work, deliveries in given_up:
+            log.warning("rayka: work queue %s gave up work %d after %d deliveries without an ack; sent to %s",
+                        me.path, i, deliveries, self.dead_letter.path if self.dead_letter else "dead letters")
+            given = GivenUp(i, work, deliveries, me)
+            if self.dead_letter is not None:
+                self.dead_letter.tell(given, me)
+            else:
+                self.context.system.dead_letters.publish(DeadLetter(given, me, me.path, "delivery limit"))
+        if self.waiting:
+            self.admit()
+        if self.drains:
+            self.check_drained()
+
     # -- journal -----------------------------------------------------------------
     def maybe_snapshot(self) -> None:
         log_ = self.log
@@ -373,6 +417,7 @@ class WorkQueue(Actor):
             accepted=self.accepted, acknowledged=self.acknowledged, pending=len(ledger.items) - in_flight,
             in_flight=in_flight, redelivered=ledger.redelivered, waiting_puts=len(self.waiting),
             consumers=len(ledger.order), rejected_acks=self.rejected, capacity=self.capacity, peak=self.peak,
+            given_up=self.given_up,
         )
 
     def check_drained(self) -> None:
