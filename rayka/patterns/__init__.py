@@ -52,6 +52,7 @@ from ._queue_messages import (
     Pull,
     Put,
     PutMany,
+    PutRejected,
     QueueStatistics,
     Release,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "Pull",
     "Put",
     "PutMany",
+    "PutRejected",
     "QueueStatistics",
     "Random",
     "Release",

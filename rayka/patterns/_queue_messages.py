@@ -33,6 +33,7 @@ __all__ = [
     "Pull",
     "Put",
     "PutMany",
+    "PutRejected",
     "QueueStatistics",
     "Release",
 ]
@@ -128,6 +129,20 @@ class Release:
 
 
 @dataclass(frozen=True, slots=True)
+class PutRejected:
+    """Told to the sender of a told (not asked) put that the queue refused, with the works and why.
+
+    A told put has no reply to hold a producer back, so a full queue keeps at
+    most ``capacity`` told works waiting and refuses more; the refused put
+    also goes to dead letters. Ask puts (or use :class:`PutMany`) to be
+    held back instead.
+    """
+
+    works: tuple
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class AckRejected:
     """Told to the sender of an ``Ack`` that named ids the queue was not waiting for."""
 
@@ -171,6 +186,7 @@ class QueueStatistics:
         capacity: the most work it holds (pending + in flight + being persisted).
         peak: the most work it has held at once.
         given_up: work removed after ``max_deliveries`` deliveries (see :class:`GivenUp`).
+        refused_puts: told puts refused because too many waited (see :class:`PutRejected`).
     """
 
     accepted: int
@@ -184,3 +200,4 @@ class QueueStatistics:
     capacity: int
     peak: int
     given_up: int = 0
+    refused_puts: int = 0

@@ -2,7 +2,9 @@
 
 Producers ``ask`` it :class:`Put` / :class:`PutMany`; the reply (the ids)
 comes when the work is accepted, so a producer that waits on its puts is
-held back while the queue is full. Consumers send :class:`Pull` with a
+held back while the queue is full. Puts that are told (no reply to hold
+back) may wait too, up to ``capacity`` works; more are refused: the sender
+gets :class:`PutRejected` and the put goes to dead letters. Consumers send :class:`Pull` with a
 window; the queue never has more than that many unacknowledged deliveries
 on one consumer. Each delivery carries the work's id and must be
 acknowledged with :class:`Ack`. Work not acknowledged goes to another
@@ -58,6 +60,7 @@ from ._queue_messages import (
     Pull,
     Put,
     PutMany,
+    PutRejected,
     QueueStatistics,
     Release,
 )
@@ -150,7 +153,7 @@ class WorkQueue(Actor):
             journal = SqliteJournal(journal)
         self.log = QueueJournal(journal, persistence_id, snapshot_every) if journal is not None else None
         self.ledger = Ledger(max_batch, max_deliveries)
-        self.waiting: deque[tuple[tuple, Any, bool]] = deque()  # puts waiting for room
+        self.waiting: deque[tuple[tuple, Any, bool, Any]] = deque()  # (works, reply, single, sender) for room
         self.persisting: dict[int, tuple] = {}  # first id -> works being written
         self.reserved = 0
         self.next_id = 1
@@ -158,6 +161,7 @@ class WorkQueue(Actor):
         self.drains: list[Any] = []
         self.broken: BaseException | None = None
         self.accepted = self.acknowledged = self.rejected = self.peak = self.given_up = 0
+        self.told_waiting = self.refused = 0  # works of told puts waiting; told puts refused
         self.send = self._send
 
     # -- lifecycle ---------------------------------------------------------------
@@ -173,10 +177,8 @@ class WorkQueue(Actor):
 
     def on_stop(self) -> None:
         stopped = ActorStopped(f"work queue {self.context.self.path} stopped before it accepted the work")
-        for _, reply, _ in self.waiting:
-            if reply is not None:
-                reply.set_exception(stopped)
-        self.waiting.clear()
+        while self.waiting:
+            self.refuse(*self.waiting.popleft(), stopped, "stopped")
         if self.owns_journal and self.log is not None:
             self.log.journal.close()  # commits what was queued, and frees the file for the next incarnation
 
@@ -222,18 +224,44 @@ class WorkQueue(Actor):
     # -- producers ---------------------------------------------------------------
     def on_put(self, works: tuple, single: bool) -> None:
         reply = take_reply(self.context)
+        path = self.context.self.path
+        sender = self.context.sender if reply is None else None
         if self.broken is not None:
-            _fail(reply, JournalError(f"work queue {self.context.self.path} cannot accept work: its journal "
-                                      f"failed ({self.broken!r}); start it again on a working journal"))
+            self.refuse(works, reply, single, sender, JournalError(
+                f"work queue {path} cannot accept work: its journal failed ({self.broken!r}); "
+                "start it again on a working journal"), "journal failed")
             return
         if len(works) > self.capacity:
-            _fail(reply, ValueError(f"PutMany of {len(works)} items cannot fit in work queue "
-                                    f"{self.context.self.path} of capacity {self.capacity}; split it"))
+            self.refuse(works, reply, single, sender, ValueError(
+                f"PutMany of {len(works)} items cannot fit in work queue {path} of capacity "
+                f"{self.capacity}; split it"), "too large")
             return
         if self.waiting or len(self.ledger.items) + self.reserved + len(works) > self.capacity:
-            self.waiting.append((works, reply, single))
+            if reply is None:
+                if self.told_waiting + len(works) > self.capacity:
+                    self.refused += 1
+                    self.refuse(works, None, single, sender, OverflowError(
+                        f"work queue {path} is full and {self.told_waiting} told works already wait; "
+                        "ask puts to be held back until there is room, or add consumers"), "queue full")
+                    return
+                self.told_waiting += len(works)
+            self.waiting.append((works, reply, single, sender))
             return
         self.accept(works, reply, single)
+
+    def refuse(self, works: tuple, reply: Any, single: bool, sender: Any, error: BaseException,
+               reason: str) -> None:
+        """Fail an asked put; a told one goes back to its sender as PutRejected, and to dead letters."""
+        if reply is not None:
+            reply.set_exception(error)
+            return
+        me = self.context.self
+        if sender is not None:
+            sender.tell(PutRejected(works, str(error)), me)
+        if reason == "too large" or reason == "queue full" and self.refused == 1:
+            log.warning("rayka: %s (a told put refused; the sender is told, later ones are counted)", error)
+        put = Put(works[0]) if single else PutMany(works)
+        self.context.system.dead_letters.publish(DeadLetter(put, sender, me.path, reason))
 
     def accept(self, works: tuple, reply: Any, single: bool) -> None:
         first = self.next_id
@@ -284,7 +312,9 @@ class WorkQueue(Actor):
     def admit(self) -> None:
         waiting = self.waiting
         while waiting and len(self.ledger.items) + self.reserved + len(waiting[0][0]) <= self.capacity:
-            works, reply, single = waiting.popleft()
+            works, reply, single, _ = waiting.popleft()
+            if reply is None:
+                self.told_waiting -= len(works)
             self.accept(works, reply, single)
 
     # -- consumers ---------------------------------------------------------------
@@ -406,8 +436,9 @@ class WorkQueue(Actor):
             log.error("rayka: work queue %s: journal write failed (%r); it accepts no more work",
                       self.context.self.path, error)
         stopped = JournalError(f"work queue {self.context.self.path} cannot accept work: its journal failed")
+        self.told_waiting = 0
         while self.waiting:
-            _fail(self.waiting.popleft()[1], stopped)
+            self.refuse(*self.waiting.popleft(), stopped, "journal failed")
 
     # -- observing ---------------------------------------------------------------
     def statistics(self) -> QueueStatistics:
@@ -417,7 +448,7 @@ class WorkQueue(Actor):
             accepted=self.accepted, acknowledged=self.acknowledged, pending=len(ledger.items) - in_flight,
             in_flight=in_flight, redelivered=ledger.redelivered, waiting_puts=len(self.waiting),
             consumers=len(ledger.order), rejected_acks=self.rejected, capacity=self.capacity, peak=self.peak,
-            given_up=self.given_up,
+            given_up=self.given_up, refused_puts=self.refused,
         )
 
     def check_drained(self) -> None:
@@ -429,13 +460,6 @@ class WorkQueue(Actor):
 
 def _ids(ids: Any) -> Any:
     return (ids,) if type(ids) is int else ids
-
-
-def _fail(reply: Any, error: BaseException) -> None:
-    if reply is not None:
-        reply.set_exception(error)
-    else:
-        log.error("rayka: %s", error)
 
 
 def _answer(reply: Any, error: BaseException | None, done: int) -> None:

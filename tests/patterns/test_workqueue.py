@@ -366,3 +366,41 @@ def test_a_consumer_stops_when_its_queue_stops(system: rayka.ActorSystem) -> Non
     consumer = started(system.spawn(Recording, queue, []))
     queue.stop()
     assert system.wait_terminated(consumer, 5)
+
+
+def test_told_puts_wait_up_to_the_capacity_and_more_are_refused_to_their_sender(system: rayka.ActorSystem) -> None:
+    from rayka.patterns import PutRejected
+
+    letters = TestProbe(system)
+    system.dead_letters.subscribe(letters.ref)
+    queue = system.spawn(WorkQueue, 3)
+    producer = TestProbe(system)
+    for n in range(10):
+        queue.tell(Put(n), producer.ref)
+    refused = producer.expect_n(4)
+    assert [r.works for r in refused] == [(6,), (7,), (8,), (9,)]
+    assert all(isinstance(r, PutRejected) and "is full" in r.reason for r in refused)
+    assert [(d.message, d.reason) for d in letters.expect_n(4)] == [(Put(n), "queue full") for n in range(6, 10)]
+    s = stats(queue)
+    assert (s.pending, s.waiting_puts, s.refused_puts) == (3, 3, 4)
+    log: list = []
+    system.spawn(Recording, queue, log, window=2)
+    assert queue.ask(Drain()).result(timeout=10) == 6
+    assert [d.work for _, d in log] == list(range(6))
+    queue.tell(Put("room again"), producer.ref)
+    producer.expect_no_message(0.05)
+
+
+def test_told_puts_still_waiting_when_the_queue_stops_go_back_to_their_sender(system: rayka.ActorSystem) -> None:
+    from rayka.patterns import PutRejected
+
+    queue = system.spawn(WorkQueue, 2)
+    producer = TestProbe(system)
+    queue.tell(Put("in"), producer.ref)
+    queue.tell(PutMany(("waits", "too")), producer.ref)  # 3 > 2: it waits
+    assert stats(queue).waiting_puts == 1
+    queue.stop()
+    refused = producer.expect(PutRejected)
+    assert refused.works == ("waits", "too") and "stopped" in refused.reason
+    assert system.wait_terminated(queue, timeout=5)
+    assert [d.reason for d in system.dead_letters.recent() if d.message == PutMany(("waits", "too"))] == ["stopped"]
