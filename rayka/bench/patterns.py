@@ -11,8 +11,13 @@ in one process:
 - ``durable-group``: the same as ``workqueue`` on a SQLite journal with group commit: each
   accepted batch and each acknowledgement batch is on disk (fsync per commit)
   before it counts; timed until the last acknowledgement is on disk.
-- ``durable-fsync-each``: one item per put and per acknowledgement, each its
-  own transaction and fsync (``sync="always"``): what fsync per message costs.
+- ``durable-group-put-each``: the same with one ``Put`` per item, 256
+  unanswered; the queue gathers the puts and acks of one pass over its
+  mailbox into one journal append.
+- ``durable-fsync-each``: one item per put, each put waited for before the
+  next, one consumer with a window of 1, ``sync="always"``: every message is
+  on disk (its own fsync) before the next is accepted: what fsync per
+  message costs.
 - ``topics``: one ``Publish`` fanned out to 1,000 local subscribers; counted
   when every subscriber has handled every message.
 - ``router-ask``: asks through a round-robin pool of 4 routees, pipelined,
@@ -185,8 +190,8 @@ def run(quick: bool = False, *, directory: str | None = None) -> dict[str, Any]:
         results.append({"scenario": "durable-group-put-each", "target_per_s": 50_000,
                         **_durable_run(workdir, "group-each", 50_000 // scale, "group", batch=1, outstanding=256)})
         results.append({"scenario": "durable-fsync-each", "target_per_s": None,
-                        **_durable_run(workdir, "always", 2_000 // scale, "always", batch=1, outstanding=64,
-                                       max_batch=1, window=16)})
+                        **_durable_run(workdir, "always", 2_000 // scale, "always", batch=1, outstanding=1,
+                                       max_batch=1, window=1, consumers=1)})
         results.append({"scenario": "topics", "target_per_s": 1_000_000, **_topics_run(1000, 400 // scale)})
         results.append({"scenario": "router-ask", "target_per_s": None, **_router_run(100_000 // scale)})
     finally:

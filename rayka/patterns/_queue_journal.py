@@ -86,16 +86,17 @@ class QueueJournal:
 
     def put(self, first_id: int, works: tuple) -> Future[int]:
         """Write that ``works`` were accepted with ids ``first_id, first_id + 1, ...``."""
-        return self._append((_PUT, first_id, works))
+        return self.write([(_PUT, first_id, works)])
 
     def ack(self, ids: Iterable[int]) -> Future[int]:
         """Write that ``ids`` were acknowledged."""
-        return self._append((_ACK, tuple(ids)))
+        return self.write([(_ACK, tuple(ids))])
 
-    def _append(self, event: tuple) -> Future[int]:
-        future = self.journal.append(self.persistence_id, (encode(event),))
-        self.seq += 1
-        self.since_snapshot += 1
+    def write(self, events: list[tuple]) -> Future[int]:
+        """Write ``("put", first_id, works)`` and ``("ack", ids)`` events in order, in one transaction."""
+        future = self.journal.append(self.persistence_id, [encode(event) for event in events])
+        self.seq += len(events)
+        self.since_snapshot += len(events)
         return future
 
     def snapshot_due(self) -> bool:

@@ -50,6 +50,7 @@ from .._errors import ActorStopped, JournalError
 from ..actors import Actor, ActorRef, DeadLetter, Terminated
 from ..persistence import SqliteJournal
 from ._queue_journal import QueueJournal
+from ._queue_writes import FLUSH, Flush, Writes
 from ._queue_messages import (
     Ack,
     AckError,
@@ -84,11 +85,10 @@ class _Tick:
 
 @dataclass(frozen=True, slots=True)
 class _Stored:
-    """Accepted work is on disk: make it deliverable (sent by the journal's writer thread)."""
+    """Accepted work is on disk: make it deliverable (sent once its append is committed)."""
 
     owner: Any
-    first: int
-    works: tuple
+    puts: tuple  # (first, works) pairs
     error: BaseException | None
 
 
@@ -152,6 +152,7 @@ class WorkQueue(Actor):
         if self.owns_journal:
             journal = SqliteJournal(journal)
         self.log = QueueJournal(journal, persistence_id, snapshot_every) if journal is not None else None
+        self.writes = Writes(self.log) if self.log is not None else None
         self.ledger = Ledger(max_batch, max_deliveries)
         self.waiting: deque[tuple[tuple, Any, bool, Any]] = deque()  # (works, reply, single, sender) for room
         self.persisting: dict[int, tuple] = {}  # first id -> works being written
@@ -179,6 +180,8 @@ class WorkQueue(Actor):
         stopped = ActorStopped(f"work queue {self.context.self.path} stopped before it accepted the work")
         while self.waiting:
             self.refuse(*self.waiting.popleft(), stopped, "stopped")
+        if self.writes is not None:
+            self.flush()  # what was accepted is written (and answered) even though the queue stops
         if self.owns_journal and self.log is not None:
             self.log.journal.close()  # commits what was queued, and frees the file for the next incarnation
 
@@ -191,6 +194,8 @@ class WorkQueue(Actor):
             return self.on_put(tuple(message.works), False)
         if kind is Put:
             return self.on_put((message.work,), True)
+        if kind is Flush:
+            return self.flush()
         if kind is _Stored:
             return self.on_stored(message)
         if kind is Pull:
@@ -278,18 +283,17 @@ class WorkQueue(Actor):
             return
         self.reserved += n
         self.persisting[first] = works
+        if self.writes.put(first, works, reply, answer):
+            self.context.self.tell(FLUSH)
+
+    def flush(self) -> None:
         me, owner = self.context.self, self
 
-        def written(future: Any) -> None:  # on the journal's writer thread
-            error = future.exception()
-            if reply is not None:
-                if error is None:
-                    reply.set_result(answer)
-                else:
-                    reply.set_exception(error)
-            me.tell(_Stored(owner, first, works, error))
+        def stored(puts: tuple, error: BaseException | None) -> None:  # on the loop, once committed
+            if puts and me.is_alive:
+                me.tell(_Stored(owner, puts, error))
 
-        self.log.put(first, works).add_done_callback(written)
+        self.writes.flush(stored)
         self.maybe_snapshot()
 
     def on_stored(self, message: _Stored) -> None:
@@ -297,12 +301,16 @@ class WorkQueue(Actor):
             # Written by this queue's previous incarnation: the recovery of this
             # one read the journal and may hold it already; if not, the next does.
             return
-        self.reserved -= len(message.works)
-        del self.persisting[message.first]
+        for first, works in message.puts:
+            self.reserved -= len(works)
+            del self.persisting[first]
         if message.error is not None:
             self.break_down(message.error)
             return
-        self.store(message.first, message.works)
+        for first, works in message.puts:
+            self.ledger.add(first, works)
+            self.accepted += len(works)
+        self.dispatch()
 
     def store(self, first: int, works: tuple) -> None:
         self.ledger.add(first, works)
@@ -371,10 +379,8 @@ class WorkQueue(Actor):
             if bad:
                 rejected = set(bad)
                 ids = [i for i in ids if i not in rejected]
-            future = self.log.ack(ids)
-            if reply is not None:
-                future.add_done_callback(lambda f: _answer(reply, f.exception() or error, done))
-            self.maybe_snapshot()
+            if self.writes.ack(tuple(ids), reply, done, error):
+                self.context.self.tell(FLUSH)
         elif reply is not None:
             _answer(reply, error, done)
         if self.waiting:
@@ -403,9 +409,8 @@ class WorkQueue(Actor):
             return
         self.given_up += len(given_up)
         me = self.context.self
-        if self.log is not None:
-            self.log.ack([i for i, _, _ in given_up])  # forgotten for good: a recovery does not bring it back
-            self.maybe_snapshot()
+        if self.writes is not None and self.writes.ack(tuple(i for i, _, _ in given_up), None, 0, None):
+            me.tell(FLUSH)  # forgotten for good: a recovery does not bring it back
         for i, work, deliveries in given_up:
             log.warning("rayka: work queue %s gave up work %d after %d deliveries without an ack; sent to %s",
                         me.path, i, deliveries, self.dead_letter.path if self.dead_letter else "dead letters")

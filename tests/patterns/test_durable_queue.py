@@ -228,3 +228,36 @@ def test_a_queue_given_a_journal_path_recovers_when_started_again_and_consumers_
         second.ask(Drain(), timeout=10).result()
         assert consumer.is_alive
     assert set(handled) == set(range(20))
+
+
+class StopsItself(WorkQueue):
+    def receive(self, message: Any) -> Any:
+        if message == "stop":
+            self.context.stop()  # puts handled just before are gathered, not yet written
+            return None
+        return super().receive(message)
+
+
+def test_every_put_answered_before_a_stop_is_recovered_and_none_other(tmp_path: Path) -> None:
+    from rayka.patterns import Put
+
+    path = str(tmp_path / "stop.db")
+    with rayka.ActorSystem("stopping") as system:
+        first = system.spawn(StopsItself, 1000, journal=path, name="jobs")
+        puts = [first.ask(Put(n), timeout=10) for n in range(300)]
+        first.tell("stop")
+        puts += [first.ask(Put(n), timeout=10) for n in range(300, 400)]  # after the stop: refused
+        answered = {}
+        for n, put in enumerate(puts):
+            try:
+                answered[put.result(timeout=10)] = n
+            except rayka.ActorStopped:
+                assert n >= 300
+        assert len(answered) == 300  # written on the way out, and answered
+        assert system.wait_terminated(first, timeout=10)
+        probe = TestProbe(system)
+        second = system.spawn(WorkQueue, 1000, journal=path, name="jobs")
+        system.spawn(Taker, second, 1000, set(), probe.ref)
+        recovered = {d.id: d.work for d in probe.expect_n(len(answered))}
+        probe.expect_no_message(0.1)
+        assert recovered == answered
