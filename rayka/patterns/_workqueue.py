@@ -412,7 +412,7 @@ class WorkQueue(Actor):
         if self.writes is not None and self.writes.ack(tuple(i for i, _, _ in given_up), None, 0, None):
             me.tell(FLUSH)  # forgotten for good: a recovery does not bring it back
         for i, work, deliveries in given_up:
-            log.warning("rayka: work queue %s gave up work %d after %d deliveries without an ack; sent to %s",
+            log.warning("rayka: work queue %s gave up work id %d after %d deliveries without an ack; sent to %s",
                         me.path, i, deliveries, self.dead_letter.path if self.dead_letter else "dead letters")
             given = GivenUp(i, work, deliveries, me)
             if self.dead_letter is not None:

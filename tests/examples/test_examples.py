@@ -73,6 +73,16 @@ def test_work_queue_redelivers_the_crashed_job_and_the_producer_confirms_everyth
     assert_figures(out)
 
 
+def test_work_queue_gives_up_a_poison_job_after_three_deliveries_and_tells_the_producer(run_example) -> None:
+    code, out = run_example("work_queue", "--jobs", "20", "--work-ms", "5", "--crash-on", "-1", "--poison", "12")
+    assert code == 0
+    assert [int(n) for n in re.findall(r"crashes on poison job 12 \(delivery (\d)\)", out)] == [1, 2, 3]
+    assert " [x] the queue gave up job 12 after 3 deliveries" in out
+    assert "producer confirmed 19/20 results, all correct: True; missing 0, duplicates 0" in out
+    assert "given up after 3 deliveries (poison), the producer told: [12]" in out
+    assert "nothing lost silently" in out
+
+
 def test_topics_fan_out_to_every_subscriber_and_share_within_a_group(run_example) -> None:
     code, out = run_example("topics", "--count", "50")
     assert code == 0
