@@ -56,6 +56,7 @@ from ._queue_messages import (
     QueueStatistics,
     Release,
 )
+from ._resizer import Resizer
 from ._routers import AddRoutee, GetRoutees, Group, NoRoutees, Pool, RemoveRoutee, Resize, RouterMessage, ToAll
 from ._topics import AddPeer, GetSubscribers, Publish, Subscribe, Topics, Unsubscribe
 from ._workqueue import Drain, WorkQueue
@@ -91,6 +92,7 @@ __all__ = [
     "Release",
     "RemoveRoutee",
     "Resize",
+    "Resizer",
     "RoundRobin",
     "RouterMessage",
     "RoutingLogic",

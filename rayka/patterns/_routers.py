@@ -35,6 +35,7 @@ from .._errors import RaykaError
 from ..actors import Actor, ActorRef, DeadLetter, OneForOne, Signal, Strategy, Terminated
 from ._logic import RoundRobin, RoutingLogic
 from ._reply import forward, mailbox_size, refuse, take_reply
+from ._resizer import Resizer
 
 __all__ = [
     "AddRoutee",
@@ -271,6 +272,8 @@ class Pool(_Router):
         strategy: how failing routees are supervised (restart, by default:
             a restarted routee keeps its ref and its place).
         replace: start a new routee, under the same name, when one stops.
+        resizer: a :class:`Resizer` to grow and shrink the pool with its
+            load (``size`` is then only where it starts, within the bounds).
 
     A routee is replaced when it stops for any reason other than a resize.
     More than ``strategy.max_restarts`` replacements within ``strategy.within``
@@ -280,10 +283,16 @@ class Pool(_Router):
 
     def __init__(self, routee: type[Actor], size: int, logic: RoutingLogic = RoundRobin(), *,
                  args: tuple = (), kwargs: dict | None = None, strategy: Strategy | None = None,
-                 replace: bool = True) -> None:
+                 replace: bool = True, resizer: Resizer | None = None) -> None:
         super().__init__(logic)
         if not isinstance(size, int) or size < 0:
             raise ValueError(f"Pool size must be an int >= 0, got {size!r}")
+        if resizer is not None and not isinstance(resizer, Resizer):
+            raise TypeError(f"Pool resizer must be a Resizer(...), got {resizer!r}")
+        self.resizer = resizer
+        self.routed = 0
+        if resizer is not None:
+            size = min(resizer.upper, max(resizer.lower, size))
         self.routee_class = routee
         self.size = size
         self.args = tuple(args)
@@ -296,6 +305,28 @@ class Pool(_Router):
 
     def on_start(self) -> None:
         self.grow()
+
+    def receive(self, message: Any) -> Any:
+        resizer = self.resizer
+        if resizer is not None and not isinstance(message, (RouterMessage, Signal)):
+            self.routed += 1
+            if self.routed >= resizer.messages_per_resize:
+                self.routed = 0
+                self.autoresize(resizer)
+        return super().receive(message)
+
+    def autoresize(self, resizer: Resizer) -> None:
+        threshold = resizer.pressure_threshold
+        known = [n for n in map(mailbox_size, self.routees) if n is not None]  # remote mailboxes are not seen
+        if not known:
+            return
+        pressured = sum(1 for n in known if n >= threshold)
+        change = resizer.proposed(len(known), pressured) - len(known)
+        size = min(resizer.upper, max(resizer.lower, len(self.routees) + change))
+        if size != len(self.routees):
+            log.debug("rayka: pool %s resizes from %d to %d routees (%d under pressure)",
+                      self.context.self.path, len(self.routees), size, pressured)
+            self.command(Resize(size))
 
     def grow(self) -> None:
         taken = {ref.name for ref in self.routees} | {ref.name for ref in self.retiring}
