@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, ClassVar
+from typing import Any, Awaitable, ClassVar
 
 from ..actors import Actor
 from ..persistence import SqliteJournal, decode, encode
@@ -110,12 +110,27 @@ class PersistentActor(Actor):
         self.since_snapshot = applied
         return applied
 
-    async def persist(self, *events: Any) -> int:
-        """Write ``events`` (all or none), then apply them; returns the last one's sequence number.
+    def persist(self, *events: Any) -> Awaitable[int]:
+        """Write ``events`` (all or none), then apply them; await it for the last one's sequence number.
 
         Raises:
             JournalError: they could not be written; the state is unchanged.
+            TypeError: called outside a coroutine (a plain ``receive``), where
+                nothing would await it and the events would never be written.
         """
+        try:
+            in_task = asyncio.current_task() is not None
+        except RuntimeError:  # no loop in this thread: a blocking actor
+            in_task = False
+        if not in_task:
+            raise TypeError(
+                f"{type(self).__name__} at {self.context.self.path}: persist() must be awaited from an async "
+                "handler; declare `async def receive(self, message)` and write `await self.persist(event)` "
+                "(the events were not written)"
+            )
+        return self._persist(events)
+
+    async def _persist(self, events: tuple) -> int:
         if not events:
             return self.seq
         payloads = [encode(event) for event in events]

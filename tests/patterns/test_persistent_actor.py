@@ -101,3 +101,20 @@ def test_an_event_that_cannot_be_written_fails_the_ask_and_leaves_the_state_unch
         journal.close()
         with pytest.raises(JournalError, match="closed"):
             account.ask(("deposit", 5)).result(timeout=5)
+
+
+class PlainReceive(Account):
+    def receive(self, message: Any) -> Any:  # not async: nothing would await persist()
+        if message == "state":
+            return self.balance, self.seq, self.applied
+        return self.persist({"amount": message})
+
+
+def test_persist_from_a_plain_receive_fails_the_message_with_a_clear_error_and_writes_nothing(
+        tmp_path: Path) -> None:
+    with SqliteJournal(str(tmp_path / "events.db")) as journal, rayka.ActorSystem("s") as system:
+        account = system.spawn(PlainReceive, journal, "plain")
+        with pytest.raises(TypeError, match=r"PlainReceive at /user/\$\d+: persist\(\) must be awaited"):
+            account.ask(5).result(timeout=5)
+        assert account.ask("state").result(timeout=5) == (0, 0, 0)  # restarted, recovered: nothing was written
+        assert list(journal.read("plain", 1)) == []
