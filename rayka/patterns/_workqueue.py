@@ -4,9 +4,9 @@ Producers ``ask`` it :class:`Put` / :class:`PutMany`; the reply (the ids)
 comes when the work is accepted, so a producer that waits on its puts is
 held back while the queue is full. Puts that are told (no reply to hold
 back) may wait too, up to ``capacity`` works; more are refused: the sender
-gets :class:`PutRejected` and the put goes to dead letters. Consumers send :class:`Pull` with a
-window; the queue never has more than that many unacknowledged deliveries
-on one consumer. Each delivery carries the work's id and must be
+gets :class:`PutRejected` and the put goes to dead letters. Consumers send
+:class:`Pull` with a window; the queue never has more than that many
+unacknowledged deliveries on one consumer. Each delivery carries the work's id and must be
 acknowledged with :class:`Ack`. Work not acknowledged goes to another
 consumer when its consumer dies (death watch), hands it back
 (:class:`Release`) or misses the ``ack_timeout`` deadline. With
@@ -122,8 +122,8 @@ class WorkQueue(Actor):
             deadline missed) the queue gives it up: it is forgotten (also in
             the journal) and :class:`GivenUp` is told to ``dead_letter``.
             ``None`` (the default) redelivers forever.
-        dead_letter: the actor that gets :class:`GivenUp` work, for example a
-            second ``WorkQueue``'s owner or a logger; without one it goes to
+        dead_letter: the actor that gets :class:`GivenUp` work (one that
+            parks it for a person to look at, say); without one it goes to
             the system's dead letters with reason ``"delivery limit"``.
 
     Work items are kept as given (in memory) or encoded with
