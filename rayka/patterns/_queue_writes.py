@@ -35,6 +35,7 @@ from typing import Any, Callable
 
 from .._errors import JournalError
 from ._queue_journal import QueueJournal
+from ._reply import answer
 
 __all__ = ["Flush", "FLUSH", "Writes"]
 
@@ -62,9 +63,10 @@ class Writes:
         self.log = log
         self.entries: list[tuple] = []
 
-    def put(self, first: int, works: tuple, reply: Any, answer: Any) -> bool:
-        """Gather accepted work; True when it is the first since the last flush (so send a ``Flush``)."""
-        self.entries.append((_PUT, first, works, reply, answer))
+    def put(self, first: int, works: tuple, reply: Any, ids: Any) -> bool:
+        """Gather accepted work (``reply`` answered ``ids`` once written); True when it is the first
+        since the last flush (so send a ``Flush``)."""
+        self.entries.append((_PUT, first, works, reply, ids))
         return len(self.entries) == 1
 
     def ack(self, ids: tuple, reply: Any, done: int, error: BaseException | None) -> bool:
@@ -103,18 +105,7 @@ def _settle(entries: list[tuple], error: BaseException | None, stored: Callable[
     for entry in entries:
         if entry[0] is _PUT:
             puts.append((entry[1], entry[2]))
-            reply = entry[3]
-            if reply is not None:
-                if error is None:
-                    reply.set_result(entry[4])
-                else:
-                    reply.set_exception(error)
+            answer(entry[3], error, entry[4])
         else:
-            reply = entry[2]
-            if reply is not None:
-                failure = error or entry[4]
-                if failure is None:
-                    reply.set_result(entry[3])
-                else:
-                    reply.set_exception(failure)
+            answer(entry[2], error or entry[4], entry[3])
     stored(tuple(puts), error)

@@ -100,6 +100,16 @@ def _deliver_local(ref: ActorRef, envelope: tuple) -> bool:
     return True
 
 
+def answer(reply: Reply[Any] | None, error: BaseException | None, value: Any) -> None:
+    """Resolve ``reply`` (if any) with ``error``, or with ``value`` when there is none."""
+    if reply is None:
+        return
+    if error is not None:
+        reply.set_exception(error)
+    else:
+        reply.set_result(value)
+
+
 def refuse(context: ActorContext, message: Any, error: BaseException) -> None:
     """Answer a message the actor cannot take with ``error``, without failing the actor.
 

@@ -66,7 +66,7 @@ from ._queue_messages import (
     Release,
 )
 from ._ledger import Ledger
-from ._reply import refuse, take_reply
+from ._reply import answer, refuse, take_reply
 
 __all__ = ["Drain", "WorkQueue"]
 
@@ -179,7 +179,7 @@ class WorkQueue(Actor):
     def on_stop(self) -> None:
         stopped = ActorStopped(f"work queue {self.context.self.path} stopped before it accepted the work")
         while self.waiting:
-            self.refuse(*self.waiting.popleft(), stopped, "stopped")
+            self.refuse_put(*self.waiting.popleft(), stopped, "stopped")
         if self.writes is not None:
             self.flush()  # what was accepted is written (and answered) even though the queue stops
         if self.owns_journal and self.log is not None:
@@ -232,12 +232,12 @@ class WorkQueue(Actor):
         path = self.context.self.path
         sender = self.context.sender if reply is None else None
         if self.broken is not None:
-            self.refuse(works, reply, single, sender, JournalError(
+            self.refuse_put(works, reply, single, sender, JournalError(
                 f"work queue {path} cannot accept work: its journal failed ({self.broken!r}); "
                 "start it again on a working journal"), "journal failed")
             return
         if len(works) > self.capacity:
-            self.refuse(works, reply, single, sender, ValueError(
+            self.refuse_put(works, reply, single, sender, ValueError(
                 f"PutMany of {len(works)} items cannot fit in work queue {path} of capacity "
                 f"{self.capacity}; split it"), "too large")
             return
@@ -245,7 +245,7 @@ class WorkQueue(Actor):
             if reply is None:
                 if self.told_waiting + len(works) > self.capacity:
                     self.refused += 1
-                    self.refuse(works, None, single, sender, OverflowError(
+                    self.refuse_put(works, None, single, sender, OverflowError(
                         f"work queue {path} is full and {self.told_waiting} told works already wait; "
                         "ask puts to be held back until there is room, or add consumers"), "queue full")
                     return
@@ -254,8 +254,8 @@ class WorkQueue(Actor):
             return
         self.accept(works, reply, single)
 
-    def refuse(self, works: tuple, reply: Any, single: bool, sender: Any, error: BaseException,
-               reason: str) -> None:
+    def refuse_put(self, works: tuple, reply: Any, single: bool, sender: Any, error: BaseException,
+                   reason: str) -> None:
         """Fail an asked put; a told one goes back to its sender as PutRejected, and to dead letters."""
         if reply is not None:
             reply.set_exception(error)
@@ -272,18 +272,17 @@ class WorkQueue(Actor):
         first = self.next_id
         n = len(works)
         self.next_id = first + n
-        answer = first if single else list(range(first, first + n))
+        ids = first if single else list(range(first, first + n))
         held = len(self.ledger.items) + self.reserved + n
         if held > self.peak:
             self.peak = held
         if self.log is None:
-            self.store(first, works)
-            if reply is not None:
-                reply.set_result(answer)
+            self.store(((first, works),))
+            answer(reply, None, ids)
             return
         self.reserved += n
         self.persisting[first] = works
-        if self.writes.put(first, works, reply, answer):
+        if self.writes.put(first, works, reply, ids):
             self.context.self.tell(FLUSH)
 
     def flush(self) -> None:
@@ -307,14 +306,13 @@ class WorkQueue(Actor):
         if message.error is not None:
             self.break_down(message.error)
             return
-        for first, works in message.puts:
+        self.store(message.puts)
+
+    def store(self, puts: tuple) -> None:
+        """Make accepted ``(first, works)`` deliverable."""
+        for first, works in puts:
             self.ledger.add(first, works)
             self.accepted += len(works)
-        self.dispatch()
-
-    def store(self, first: int, works: tuple) -> None:
-        self.ledger.add(first, works)
-        self.accepted += len(works)
         self.dispatch()
 
     def admit(self) -> None:
@@ -382,7 +380,7 @@ class WorkQueue(Actor):
             if self.writes.ack(tuple(ids), reply, done, error):
                 self.context.self.tell(FLUSH)
         elif reply is not None:
-            _answer(reply, error, done)
+            answer(reply, error, done)
         if self.waiting:
             self.admit()
         self.dispatch()
@@ -443,7 +441,7 @@ class WorkQueue(Actor):
         stopped = JournalError(f"work queue {self.context.self.path} cannot accept work: its journal failed")
         self.told_waiting = 0
         while self.waiting:
-            self.refuse(*self.waiting.popleft(), stopped, "journal failed")
+            self.refuse_put(*self.waiting.popleft(), stopped, "journal failed")
 
     # -- observing ---------------------------------------------------------------
     def statistics(self) -> QueueStatistics:
@@ -466,9 +464,3 @@ class WorkQueue(Actor):
 def _ids(ids: Any) -> Any:
     return (ids,) if type(ids) is int else ids
 
-
-def _answer(reply: Any, error: BaseException | None, done: int) -> None:
-    if error is not None:
-        reply.set_exception(error)
-    else:
-        reply.set_result(done)
