@@ -120,7 +120,7 @@ def _rss_and_cpu(pids: Iterable[int] = ()) -> tuple[float, float]:
 def resources(system: Any = None) -> tuple[float, float, int]:
     """``(RSS MiB, CPU seconds, processes)`` of this process plus the system's live node runtimes."""
     pids: list[int] = []
-    cluster = getattr(system, "_cluster", None)
+    cluster = system.cluster
     if cluster is not None and not system.closed:
         pids = [cluster.infos[node]["pid"] for node in cluster.nodes]
     rss, cpu = _rss_and_cpu(pids)

@@ -167,8 +167,8 @@ def run(*, jobs: int = 200, workers: int = 4, work: float = 0.02, crash_on: int 
                 note = f"crash on job {crash_on}: consumer restarted, job redelivered"
                 events.append(note)
             if not killed and done >= jobs // 2:
-                system._cluster.kill_node("n1")
-                system._cluster.wait_recovered("n1", timeout=60)
+                system.cluster.kill_node("n1")
+                system.cluster.wait_recovered("n1", timeout=60)
                 killed = True
                 note = "node n1 killed: its actors restarted on n0"
                 events.append(note)

@@ -11,6 +11,7 @@ Every error rayka raises on its own account derives from :class:`RaykaError`::
     ├── SystemClosed            the actor system was shut down (you closed it)
     ├── ActorFailed             an actor's failure escalated past its supervisor
     ├── SerializationError      a message that cannot travel to another node
+    ├── ClassNotImportable      an actor class the node runtimes cannot import
     ├── TransportError          a node or the link to it broke under you
     └── JournalError            a journal file that is corrupt, locked or unusable
 
@@ -25,6 +26,7 @@ __all__ = [
     "ActorNotFound",
     "ActorStopped",
     "AskTimeout",
+    "ClassNotImportable",
     "InvalidActorName",
     "JournalError",
     "MailboxFull",
@@ -69,6 +71,14 @@ class ActorFailed(RaykaError):
 
 class SerializationError(RaykaError):
     """A message could not be serialized to travel to another node."""
+
+
+class ClassNotImportable(RaykaError):
+    """The node runtimes cannot import an actor's class (its module is not on their path).
+
+    Fix it with ``RayCluster(pickle_by_value=[module])`` (the class travels by
+    value) or Ray's ``runtime_env={"working_dir": ...}`` (the module travels as a file).
+    """
 
 
 class TransportError(RaykaError):

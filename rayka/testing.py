@@ -68,7 +68,9 @@ class TestProbe:
 
     def __init__(self, system: Any, name: str | None = None, reply: Any = None) -> None:
         self.inbox: queue.Queue = queue.Queue()
-        self.ref: ActorRef = system.spawn(Probe, self.inbox, reply, name=name)
+        # in cluster mode the probe lives in the driver's process (its queue cannot travel); its ref can
+        place = "driver" if getattr(system.cluster, "node_id", None) == "driver" else None
+        self.ref: ActorRef = system.spawn(Probe, self.inbox, reply, name=name, node=place)
         self.last_sender: ActorRef | None = None
 
     def watch(self, ref: ActorRef, timeout: float = 3.0) -> ActorRef:

@@ -91,6 +91,11 @@ class ActorCell(Lifecycle, Supervising, ActorContext):
         return (self._system.uid, self.path, self.uid)
 
     @property
+    def failure(self) -> BaseException | None:
+        """The error this actor failed with last, until a restart clears it."""
+        return self._failure
+
+    @property
     def terminated(self) -> bool:
         return self.state == TERMINATED
 

@@ -92,10 +92,8 @@ class ActorContext:
         another one (cluster mode); it is supervised by this actor either way.
         """
         if node is not None:
-            cluster = self._system._cluster  # type: ignore[attr-defined]
-            if cluster is None:
-                raise ValueError(f"{self.path}: spawn(..., node={node!r}) needs cluster mode")  # type: ignore[attr-defined]
-            return cluster.spawn_child(self, cls, args, kwargs, name=name, mailbox=mailbox, restart=restart, node=node)
+            backend = self._system._backend  # type: ignore[attr-defined]
+            return backend.spawn_child(self, cls, args, kwargs, name=name, mailbox=mailbox, restart=restart, node=node)
         return self.spawn_child(cls, args, kwargs, name, mailbox, restart)  # type: ignore[attr-defined]
 
     def stop(self, ref: ActorRef | None = None) -> None:

@@ -16,7 +16,10 @@ _STATES = ("running", "suspended", "stopping", "terminated")
 
 def tree_lines(cell: Any, depth: int = 0, limit: int = 200) -> list[str]:
     """The subtree under ``cell`` as indented text lines: name, state, queued messages."""
-    lines = [f"{'  ' * depth}{cell.name or '/'} [{_STATES[cell.state]}, {len(cell.mailbox)} queued]"]
+    mailbox = getattr(cell, "mailbox", None)
+    if mailbox is None:  # a child on another node: its own node draws its subtree
+        return [f"{'  ' * depth}{cell.name} [on node {getattr(cell, 'node', '?')}]"]
+    lines = [f"{'  ' * depth}{cell.name or '/'} [{_STATES[cell.state]}, {len(mailbox)} queued]"]
     children = list(cell._children.values()) if cell._children else []
     for child in children:
         if len(lines) >= limit:
@@ -29,14 +32,14 @@ def tree_lines(cell: Any, depth: int = 0, limit: int = 200) -> list[str]:
 def system_html(system: ActorSystem) -> str:
     stats = system.statistics()
     tree = "\n".join(tree_lines(system._user))
-    cluster = getattr(system, "_cluster", None)
-    if cluster is not None and hasattr(cluster, "node_info"):
+    cluster = system.cluster
+    if cluster is not None and hasattr(cluster, "node_trees"):
         try:
-            nodes = cluster.node_info()
+            trees = cluster.node_trees()
         except Exception as error:  # noqa: BLE001 - a display must not raise
-            nodes = {"?": {"actors": f"unavailable: {error!r}"}}
-        tree = "\n".join(f"node {node}: {info.get('actors')} actors, pid {info.get('pid')}"
-                         for node, info in nodes.items()) + "\n" + tree
+            trees = {"?": [f"unavailable: {error!r}"]}
+        tree = "\n".join(f"node {node}:\n" + "\n".join("  " + line for line in lines)
+                         for node, lines in trees.items()) + "\ndriver:\n" + tree
     return (
         f"<div><b>ActorSystem {html.escape(system.name)}</b> "
         f"({'closed' if system.closed else 'running'}; {stats['actors']} actors, "

@@ -46,7 +46,7 @@ class Lifecycle:
 
     # -- creation --------------------------------------------------------------
     def spawn_child(self: ActorCell, cls: Any, args: tuple, kwargs: dict, name: str | None,
-                    mailbox: Any, restart: Any) -> ActorRef:
+                    mailbox: Any, restart: Any, uid: int | None = None) -> ActorRef:
         system = self._system
         info = system.class_info(cls)
         check_name(name, cls, self.path)
@@ -68,7 +68,7 @@ class Lifecycle:
                     f"an actor named {name!r} already exists under {self.path}; pick another name, "
                     f"or reach the existing one with lookup({(self.path.rstrip('/') + '/' + name)!r})"
                 )
-            cell = system.make_cell(self, name, info, args, kwargs, mailbox, restart)
+            cell = system.make_cell(self, name, info, args, kwargs, mailbox, restart, uid)
             children[name] = cell
             system.started += 1
         try:

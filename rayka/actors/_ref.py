@@ -74,12 +74,12 @@ class ActorRef(Generic[M]):
     def statistics(self) -> Any:
         """The actor's mailbox counters (queued, peak, dropped, processed, ...): a frozen record.
 
-        Raises:
-            TypeError: for an actor on another node (ask it instead).
+        For an actor on another node they are read there (one round trip),
+        which blocks: call it from a thread, not from inside an actor.
         """
         mailbox = getattr(self._cell, "mailbox", None)
         if mailbox is None:
-            raise TypeError(f"{self.path} lives on another node; its mailbox statistics are read on that node")
+            return self._cell.statistics()
         return mailbox.statistics()
 
     @property

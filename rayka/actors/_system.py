@@ -17,6 +17,7 @@ from typing import Any, Callable
 from .._errors import ActorNotFound, InvalidActorName
 from ..mailbox import Mailbox, UnboundedQueue
 from ._actor import Actor
+from ._backend import Backend, Embedded
 from ._cell import ActorCell
 from ._deadletters import DeadLetters
 from ._dispatcher import Dispatcher
@@ -142,9 +143,7 @@ class ActorSystem:
         self._root.create_instance()
         self._user = self._root_spawn(_UserGuardian, "user", guardian_strategy)
         self._system_guardian = self._root_spawn(_UserGuardian, "system", DEFAULT_STRATEGY)
-        self._cluster = None
-        if cluster is not None:
-            self._cluster = cluster.start(self)
+        self._backend: Backend = Embedded(self) if cluster is None else cluster.start(self)
 
     def _run_loop(self, started: threading.Event) -> None:
         asyncio.set_event_loop(self._loop)
@@ -177,12 +176,7 @@ class ActorSystem:
             InvalidActorName: the name is taken or malformed.
             SystemClosed: the system is shut down.
         """
-        if node is not None or self._cluster is not None:
-            if self._cluster is None:
-                raise ValueError(f"spawn({getattr(cls, '__name__', cls)!r}, node={node!r}): placement needs "
-                                 "cluster mode; create the system with ActorSystem(name, cluster=rayka.RayCluster())")
-            return self._cluster.spawn(cls, args, kwargs, name=name, mailbox=mailbox, restart=restart, node=node)
-        return self._user.spawn_child(cls, args, kwargs, name, mailbox, restart)
+        return self._backend.spawn(cls, args, kwargs, name=name, mailbox=mailbox, restart=restart, node=node)
 
     def get_or_spawn(self, cls: type[Actor], *args: Any, name: str, replace: bool = False,
                      **kwargs: Any) -> ActorRef:
@@ -213,9 +207,14 @@ class ActorSystem:
         if not replace:
             return ref
         ref.stop()
-        if info is not None:
-            self.wait_terminated(ref, timeout=self.shutdown_timeout * 2 + 1)
+        self.wait_terminated(ref, timeout=self.shutdown_timeout * 2 + 1)
         return self.spawn(cls, *args, name=name, **kwargs)
+
+    @property
+    def cluster(self) -> Any:
+        """The running cluster (``rayka.RayCluster(...)`` started), or ``None`` for an embedded system."""
+        backend = self._backend
+        return None if isinstance(backend, Embedded) else backend
 
     @property
     def terminated(self) -> bool:
@@ -230,8 +229,8 @@ class ActorSystem:
         """
         if not isinstance(name_or_path, str) or not name_or_path:
             raise ActorNotFound(f"lookup needs a name or a path like '/user/a/b', got {name_or_path!r}")
-        if self._cluster is not None and not name_or_path.startswith("/"):
-            found = self._cluster.lookup(name_or_path)
+        if not name_or_path.startswith("/") and not isinstance(self._backend, Embedded):
+            found = self._backend.lookup(name_or_path)
             if found is not None:
                 return found
         parts = name_or_path.strip("/").split("/") if name_or_path.startswith("/") else ["user", name_or_path]
@@ -259,6 +258,8 @@ class ActorSystem:
         stats["started"] = self.started
         stats["stopped"] = self.stopped
         stats["actors"] = self.started - self.stopped
+        for key, value in self._backend.statistics().items():
+            stats[key] = stats.get(key, 0) + value
         return stats
 
     def wait_terminated(self, ref: ActorRef, timeout: float | None = None) -> bool:
@@ -266,9 +267,10 @@ class ActorSystem:
         cell = ref._cell
         if cell.terminated:
             return True
-        done = threading.Event()
-        self._loop.call_soon_threadsafe(lambda: cell.termination_future().add_done_callback(lambda _: done.set()))
-        return done.wait(timeout)
+        if threading.get_ident() == self._loop_thread:
+            raise RuntimeError(f"wait_terminated({ref.path}) would block the actors' own event loop; "
+                               "inside an actor, watch the ref instead (self.context.watch(ref))")
+        return self._backend.wait_terminated(ref, timeout)
 
     def shutdown(self, timeout: float | None = None) -> bool:
         """Stop every actor, children before parents, and the event loop.
@@ -282,8 +284,7 @@ class ActorSystem:
             if self.closed:
                 return self._terminated.is_set()
             self.closed = True
-        if self._cluster is not None:
-            self._cluster.shutdown()
+        self._backend.shutdown()
         self._root.request_stop()
         if threading.get_ident() == self._loop_thread:  # from inside an actor: finish once the tree is down
             if self._thread is not None:
@@ -381,12 +382,13 @@ class ActorSystem:
         return info
 
     def make_cell(self, parent: Any, name: str, info: ClassInfo, args: tuple, kwargs: dict | None,
-                  mailbox: Mailbox | None, restart: Any) -> ActorCell:
+                  mailbox: Mailbox | None, restart: Any, uid: int | None = None) -> ActorCell:
         """A new, not yet started cell for a child of ``parent``."""
         spec = mailbox if mailbox is not None else info.mailbox
         queue = spec.create() if spec is not None else UnboundedQueue()
         restart_type = Restart(restart) if restart is not None else Restart.TRANSIENT
-        return ActorCell(self, parent, name, self.next_uid(), info, args, kwargs or None, queue, restart_type)
+        return ActorCell(self, parent, name, uid if uid is not None else self.next_uid(), info, args, kwargs or None,
+                         queue, restart_type)
 
     def next_uid(self) -> int:
         return next(self._uids)
@@ -410,6 +412,8 @@ class ActorSystem:
     def on_terminated(self, cell: ActorCell) -> None:
         if cell.parent_cell is not self._root and cell is not self._root:
             self.stopped += 1
+            if cell.parent_cell is self._user:
+                self._backend.actor_terminated(cell)
         if cell is self._root:
             self._terminated.set()
 
@@ -420,10 +424,5 @@ class ActorSystem:
         self._root.request_stop()
 
     def _reduce_ref(self, cell: ActorCell) -> tuple:
-        if self._cluster is not None:
-            return self._cluster.reduce_ref(cell)
-        raise TypeError(
-            f"the ref to {cell.path} belongs to an embedded actor system and cannot be pickled; "
-            "use cluster mode (ActorSystem(name, cluster=rayka.RayCluster())) to send refs between processes"
-        )
+        return self._backend.reduce_ref(cell)
 

@@ -158,7 +158,7 @@ def run(quick: bool = False, repeat: int = 3, nodes: int = 2, pairs: int = 1,
         say("node loss")
         victim = system.spawn(_Receiver, name="victim", node=1)
         victim.ask("count", timeout=30).result()
-        runtime = system._cluster
+        runtime = system.cluster
         killed = time.perf_counter()
         runtime.kill_node("n1")
         runtime.wait_recovered("n1", timeout=30)

@@ -19,9 +19,12 @@ from typing import Any
 
 import cloudpickle
 
-from .._errors import ActorNotFound, InvalidActorName, RaykaError
-from ..actors._supervision import Restart
-from ._remote import rebuild_ref, set_current_router
+from .._errors import ClassNotImportable, InvalidActorName
+from ..actors import Restart
+from ..actors.spi import check_name, loop_of, spawn_top_level
+from ._member import Member, new_uid
+from ._registry import Registry
+from ._remote import set_current_router
 from ._router import Router
 
 __all__ = ["ClusterRuntime", "RayCluster"]
@@ -80,40 +83,10 @@ class RayCluster:
         return ClusterRuntime(self, system)
 
 
-def _offers(options: dict, resource: str, amount: float) -> bool:
-    """Whether a node runtime's Ray actor options hold ``amount`` of ``resource``."""
-    if resource in ("num_cpus", "num_gpus", "memory"):
-        return options.get(resource, 0) >= amount
-    return options.get("resources", {}).get(resource, 0) >= amount
+class ClusterRuntime(Member):
+    """The driver's side of cluster mode (made by ``RayCluster.start``): the backend contract, driver side."""
 
-
-class _Registry:
-    """The cluster-wide names: a small Ray actor every node can ask (not a node runtime: no cycles)."""
-
-    def __init__(self) -> None:
-        self.names: dict[str, list] = {}
-
-    def register(self, name: str, key: list) -> None:
-        self.names[name] = key
-
-    def unregister(self, name: str) -> None:
-        self.names.pop(name, None)
-
-    def lookup(self, name: str) -> list | None:
-        return self.names.get(name)
-
-
-@dataclass
-class _Spawned:
-    name: str
-    blob: bytes
-    restart: Restart
-    node: str
-    key: tuple
-
-
-class ClusterRuntime:
-    """The driver's side of cluster mode (made by ``RayCluster.start``)."""
+    node_id = "driver"
 
     def __init__(self, config: RayCluster, system: Any) -> None:
         _loopback_env()
@@ -139,32 +112,31 @@ class ClusterRuntime:
             self.owns_ray = True
         self.router = Router(system, "driver", time.time_ns(), batch_size=config.batch_size,
                              max_in_flight=config.max_in_flight, put=ray.put)
+        self.router.member = self
+        self.router.respawn = self.respawn
         set_current_router(self.router)
         self.closing = False
+        self.down: set[str] = set()  # node runtimes this driver declared gone, until they rejoin
         self.lock = threading.Lock()
-        self.registry: dict[str, _Spawned] = {}
         self.recovered: dict[str, threading.Event] = {}
         self.rejoined: dict[str, threading.Event] = {}
-        self.names = ray.remote(_Registry).options(num_cpus=0).remote()
+        self.registry = ray.remote(Registry).options(num_cpus=0, max_concurrency=1000).remote()
         self.load: dict[str, int] = {}
         options = config.nodes if isinstance(config.nodes, list) else [{} for _ in range(config.nodes)]
         if not options:
             raise ValueError("RayCluster needs at least one node runtime")
         self._remote = ray.remote(NodeRuntime)
         self._settings = {"batch_size": config.batch_size, "max_in_flight": config.max_in_flight,
-                    "throughput": config.throughput, "shutdown_timeout": config.shutdown_timeout}
+                          "throughput": config.throughput, "shutdown_timeout": config.shutdown_timeout}
         self.handles: dict[str, Any] = {}
-        self.node_options: dict[str, dict] = {}
-        self.node_options: dict[str, dict] = {}
-        for index, opts in enumerate(options):
-            node = f"n{index}"
+        self.node_options: dict[str, dict] = {f"n{index}": opts for index, opts in enumerate(options)}
+        for node, opts in self.node_options.items():
             self.handles[node] = self._start_node(node, opts)
             self.load[node] = 0
-        self.infos = dict(zip(self.handles, ray.get([h.connect.remote(self.handles, self.names)
+        self.infos = dict(zip(self.handles, ray.get([h.connect.remote(self.handles, self.registry, self.node_options)
                                                      for h in self.handles.values()])))
         for node, handle in self.handles.items():
             self.router.add_peer(node, handle)
-        self.live = set(self.handles)
         self.threads = [threading.Thread(target=self._pull_loop, args=(node, handle), daemon=True,
                                          name=f"rayka-pull-{node}") for node, handle in self.handles.items()]
         for thread in self.threads:
@@ -172,7 +144,6 @@ class ClusterRuntime:
 
     def _start_node(self, node: str, opts: dict) -> Any:
         """Create the Ray actor of one node runtime (not yet connected)."""
-        self.node_options[node] = opts
         actor_opts = {"num_cpus": 0, "scheduling_strategy": "SPREAD", "max_concurrency": 1000, **opts}
         return self._remote.options(**actor_opts).remote(self.system.name, node, self._settings)
 
@@ -180,79 +151,96 @@ class ClusterRuntime:
     @property
     def nodes(self) -> list[str]:
         """Ids of the live node runtimes, in start order."""
-        return [node for node in self.handles if node in self.live]
-
-    def _place(self, node: Any) -> str:
-        live = self.nodes
-        if not live:
-            raise RaykaError("no live node runtime is left in the cluster")
-        if node is None or node == "spread":
-            return min(live, key=lambda n: self.load[n])
-        if isinstance(node, int):
-            ids = list(self.handles)
-            if not 0 <= node < len(ids) or ids[node] not in self.live:
-                raise ValueError(f"no live node runtime #{node}; live: {live}")
-            return ids[node]
-        if isinstance(node, str):
-            if node not in self.live:
-                raise ValueError(f"no live node runtime {node!r}; live: {live}")
-            return node
-        if isinstance(node, dict):  # Ray resources, e.g. {"num_gpus": 1}
-            fits = [n for n in live if all(_offers(self.node_options[n], k, v) for k, v in node.items())]
-            if not fits:
-                raise ValueError(f"no live node runtime offers {node}; give RayCluster(nodes=[...]) such options")
-            return min(fits, key=lambda n: self.load[n])
-        cell = getattr(node, "_cell", None)  # next to another ref
-        if cell is not None:
-            return getattr(cell, "node", "driver") if getattr(cell, "node", None) in self.live else live[0]
-        raise TypeError(f"node must be an index, a node id, 'spread', a dict of Ray resources or an ActorRef, got {node!r}")
+        return self.live_nodes()
 
     def spawn(self, cls: Any, args: tuple, kwargs: dict, *, name: Any, mailbox: Any, restart: Any, node: Any) -> Any:
-        self.system.class_info(cls)  # the clear TypeError for non-actors, here rather than on the node
+        """A top-level actor on a node runtime (``node="driver"``: in this process, e.g. a test probe)."""
+        system = self.system
+        system.class_info(cls)  # the clear TypeError for non-actors, here rather than on the node
+        check_name(name, cls, "/user")
         restart_type = Restart(restart) if restart is not None else Restart.TRANSIENT
-        with self.lock:
-            if name is not None and name in self.registry and self.registry[name].key[0] in self.live:
-                raise InvalidActorName(f"an actor named {name!r} already exists in the cluster at "
-                                       f"{self.registry[name].key[1]}; pick another name or lookup({name!r})")
-        target = self._place(node)
+        uid = new_uid()
+        if node == "driver":
+            if name is not None:
+                self._claim(("driver", "/user/" + name, uid), name, None, Restart.TEMPORARY)
+            ref = spawn_top_level(system, cls, args, kwargs, name, mailbox, restart_type, uid=uid)
+            if name is None:
+                self.record(("driver", ref.path, uid), None, None, Restart.TEMPORARY)
+            return ref
+        target = self.place(node)
+        class_name = f"{cls.__module__}.{cls.__qualname__}"
         blob = cloudpickle.dumps((cls, args, kwargs, name, mailbox, restart_type))
-        key = self._spawn_on(target, blob)
         if name is not None:
-            with self.lock:
-                self.registry[name] = _Spawned(name, blob, restart_type, target, key)
-            self.ray.get(self.names.register.remote(name, list(key)))
+            self._claim((target, "/user/" + name, uid), name, blob, restart_type)
+        try:
+            key = self._spawn_on(target, blob, uid, class_name)
+        except BaseException:
+            if name is not None:
+                self.registry.remove.remote([target, "/user/" + name, uid])
+            raise
+        if name is None:
+            self.record(key, None, blob, restart_type)
         return self.router.ref_for(key)
 
-    def _spawn_on(self, node: str, blob: bytes) -> tuple:
+    def _claim(self, key: tuple, name: str, blob: bytes | None, restart: Restart) -> None:
+        held = self.ray.get(self.record(key, name, blob, restart))
+        if held is not None and self.known_dead(tuple(held)):  # its end was seen here; the registry may lag
+            held = self.ray.get(self.record(key, name, blob, restart, replacing=tuple(held)))
+        if held is not None:
+            raise InvalidActorName(f"an actor named {name!r} already exists in the cluster at {held[1]} on node "
+                                   f"{held[0]}; pick another name or lookup({name!r})")
+
+    def _spawn_on(self, node: str, blob: bytes, uid: int, class_name: str) -> tuple:
         try:
-            path, uid = self.ray.get(self.handles[node].spawn.remote(blob))
+            path, uid = self.ray.get(self.handles[node].spawn.remote(blob, uid, class_name))
         except self.ray.exceptions.RayTaskError as error:
-            raise error.as_instanceof_cause() from None
-        self.load[node] += 1
+            cause = error.as_instanceof_cause()
+            if isinstance(cause, ClassNotImportable):
+                raise ClassNotImportable(str(cause).split("\n")[-1] or str(cause)) from error
+            raise cause from None
+        self.counted(node)
         return (node, path, uid)
 
     def lookup(self, name: str) -> Any:
-        with self.lock:
-            entry = self.registry.get(name)
-        if entry is None:
-            return None
-        if entry.key[0] not in self.live:
-            raise ActorNotFound(f"{name!r} lived on node {entry.key[0]}, which is gone, and was not restarted")
-        return self.router.ref_for(entry.key)
+        key = self.ray.get(self.registry.lookup.remote(name))
+        if key is None or key[0] == "driver":
+            return None  # not registered, or hosted here: the system's own tree answers
+        return self.ref_for_name(key)
 
-    def reduce_ref(self, cell: Any) -> tuple:
-        return (rebuild_ref, (self.router.node_id, cell.path, cell.uid))
+    def statistics(self) -> dict[str, int]:
+        """The node runtimes' counters, summed (their dead letters already reach the driver's office)."""
+        total: dict[str, int] = {}
+        for info in self.node_info().values():
+            for key, value in info["statistics"].items():
+                if key != "dead_letters":
+                    total[key] = total.get(key, 0) + value
+        return total
+
+    def statistics_of(self, cell: Any) -> Any:
+        from .._errors import ActorStopped
+
+        if cell.node not in self.handles or cell.node not in self.live_nodes():
+            raise ActorStopped(f"{cell.path} lived on node {cell.node}, which is gone")
+        try:
+            return self.ray.get(self.handles[cell.node].statistics_of.remote(cell.path, cell.uid), timeout=30)
+        except self.ray.exceptions.RayTaskError as error:
+            raise ActorStopped(str(error.as_instanceof_cause()).splitlines()[-1]) from error
+
+    def node_trees(self) -> dict[str, list[str]]:
+        """Each live node runtime's supervision tree, as text lines."""
+        nodes = self.nodes
+        return dict(zip(nodes, self.ray.get([self.handles[n].tree.remote() for n in nodes], timeout=30)))
 
     def node_info(self) -> dict[str, dict]:
-        """Facts about each live node runtime: pid, Ray node, actors, malformed batches."""
+        """Facts about each live node runtime: pid, Ray node, actors, malformed batches, counters."""
         nodes = self.nodes
-        return dict(zip(nodes, self.ray.get([self.handles[n].info.remote() for n in nodes])))
+        return dict(zip(nodes, self.ray.get([self.handles[n].info.remote() for n in nodes], timeout=30)))
 
     def kill_node(self, node: str | int) -> None:
         """Kill a node runtime's process with SIGKILL (for failure drills)."""
         import signal
 
-        node = self._place(node) if isinstance(node, int) else node
+        node = self.place(node) if isinstance(node, int) else node
         os.kill(self.infos[node]["pid"], signal.SIGKILL)
 
     # -- membership ------------------------------------------------------------
@@ -285,7 +273,7 @@ class ClusterRuntime:
         deadline = time.monotonic() + patience
         while not self.closing and time.monotonic() < deadline:
             try:
-                info = self.ray.get(handle.connect.remote(self.handles, self.names), timeout=10)
+                info = self.ray.get(handle.connect.remote(self.handles, self.registry, self.node_options), timeout=10)
             except Exception as error:  # noqa: BLE001 - still restarting, or gone for good
                 if "permanently" in str(error) or "max_restarts" in str(error):
                     return None
@@ -298,7 +286,7 @@ class ClusterRuntime:
             with self.lock:
                 self.infos[node] = info
                 self.load[node] = 0
-                self.live.add(node)
+                self.down.discard(node)
                 event = self.rejoined.setdefault(node, threading.Event())
             log.warning("rayka: node runtime %s joined again as incarnation %s (pid %s)", node,
                         info["incarnation"], info["pid"])
@@ -314,30 +302,35 @@ class ClusterRuntime:
 
     def _node_lost(self, node: str, error: BaseException) -> None:
         with self.lock:
-            if node not in self.live:
+            if node in self.down:
                 return
-            self.live.discard(node)
+            self.down.add(node)
             done = self.recovered.setdefault(node, threading.Event())
-            lost = [entry for entry in self.registry.values() if entry.key[0] == node]
             self.rejoined.setdefault(node, threading.Event()).clear()
-        log.warning("rayka: node runtime %s is gone (%s); restarting %d actors elsewhere", node,
-                    type(error).__name__, sum(e.restart is not Restart.TEMPORARY for e in lost))
-        self.system._loop.call_soon_threadsafe(self.router.node_down, node, error)
+        loop, _ = loop_of(self.system)
+        down = threading.Event()
+        loop.call_soon_threadsafe(lambda: (self.router.node_down(node, error), down.set()))
+        down.wait(5)
         for other in self.nodes:
             self.handles[other].node_down.remote(node)
-        for entry in lost:
-            if entry.restart is Restart.TEMPORARY or self.closing:
-                self.names.unregister.remote(entry.name)
-                continue
+        lost = self.ray.get(self.registry.take_node.remote(node))
+        restartable = [entry for entry in lost if entry[2] is not None and entry[3] != Restart.TEMPORARY.value]
+        log.warning("rayka: node runtime %s is gone (%s); restarting %d top-level actors elsewhere", node,
+                    type(error).__name__, len(restartable))
+        for key, name, blob, restart in restartable:
+            if self.closing:
+                break
             try:
-                target = self._place(None)
-                key = self._spawn_on(target, entry.blob)
+                target = self.place(None)
+                uid = new_uid()
+                if name is not None:
+                    self._claim((target, key[1], uid), name, blob, Restart(restart))
+                new_key = self._spawn_on(target, blob, uid, key[1])
+                if name is None:
+                    self.record(new_key, None, blob, Restart(restart))
             except Exception as spawn_error:  # noqa: BLE001
-                log.error("rayka: could not restart %s after node %s died: %r", entry.name, node, spawn_error)
+                log.error("rayka: could not restart %s after node %s died: %r", key[1], node, spawn_error)
                 continue
-            with self.lock:
-                self.registry[entry.name] = _Spawned(entry.name, entry.blob, entry.restart, target, key)
-            self.names.register.remote(entry.name, list(key))
             self.system.count("restarts")
         done.set()
 
@@ -349,19 +342,21 @@ class ClusterRuntime:
 
     def shutdown(self) -> None:
         self.closing = True
+        self.stopping = True
         ray = self.ray
         live = self.nodes
         try:
             ray.get([self.handles[n].shutdown.remote() for n in live], timeout=30)
         except Exception as error:  # noqa: BLE001 - we are tearing down anyway
             log.warning("rayka: node runtimes did not all stop cleanly: %r", error)
-        for handle in [*self.handles.values(), self.names]:
+        for handle in [*self.handles.values(), self.registry]:
             try:
                 ray.kill(handle)
             except Exception:  # noqa: BLE001,S110 - already dead
                 pass
         for thread in self.threads:
             thread.join(timeout=2)
+        self.router.closed = True
         set_current_router(None)
         if self.owns_ray:
             ray.shutdown()

@@ -1,4 +1,10 @@
-"""The node runtime: one Ray actor process hosting a partition of the actor system."""
+"""The node runtime: one Ray actor process hosting a partition of the actor system.
+
+Its event loop never waits on another member: spawns on other nodes are
+records on ordered streams, names are read from a replica that the registry
+keeps up to date, and everything a node asks of the registry is sent
+without waiting for the answer.
+"""
 
 from __future__ import annotations
 
@@ -8,139 +14,140 @@ from typing import Any
 
 import cloudpickle
 
-from .._errors import RaykaError
-from ..actors import ActorSystem
-from ..actors._lifecycle import check_name
-from ..actors._supervision import Restart
-from ._remote import rebuild_ref, set_current_router
+from .._errors import InvalidActorName, RaykaError
+from ..actors import ActorRef, ActorSystem, DeadLetter, Restart
+from ..actors.spi import check_name, loop_of, spawn_top_level, tree_of
+from ._kinds import Kind
+from ._member import Member, new_uid, not_importable
+from ._remote import set_current_router
 from ._router import Router
-from ._supervise import RemoteChild, RemoteParent
 
-__all__ = ["NodeRuntime", "NodeSide"]
+__all__ = ["NodeBackend", "NodeRuntime"]
 
 
-class NodeSide:
-    """What a node's embedded system asks of the cluster: ref pickling, lookups, placement."""
+class _NodeCluster:
+    """The backend factory a node runtime passes to its ``ActorSystem``."""
 
     def __init__(self, runtime: NodeRuntime) -> None:
         self.runtime = runtime
 
-    def reduce_ref(self, cell: Any) -> tuple:
-        return (rebuild_ref, (self.runtime.node_id, cell.path, cell.uid))
+    def start(self, system: Any) -> NodeBackend:
+        return NodeBackend(self.runtime, system)
 
-    def lookup(self, name: str) -> Any:
-        """A name from the cluster-wide registry (asked after this node's own tree; one Ray call)."""
+
+class NodeBackend(Member):
+    """What a node's embedded system asks of the cluster (the backend contract, node side)."""
+
+    def __init__(self, runtime: NodeRuntime, system: Any) -> None:
         import ray
 
-        registry = self.runtime.registry
-        if registry is None:
-            return None
-        try:
-            self.runtime.system.lookup("/user/" + name)
-            return None  # lives here: the system's own lookup finds it
-        except Exception:  # noqa: BLE001,S110 - not local: ask the registry
-            pass
-        key = ray.get(registry.lookup.remote(name))
-        return self.runtime.router.ref_for(tuple(key)) if key is not None else None
+        self.runtime = runtime
+        self.system = system
+        self.node_id = runtime.node_id
+        self.registry = runtime.registry
+        self.node_options = runtime.node_options
+        self.load: dict[str, int] = {}
+        self.names: dict[str, tuple] = {}
+        self.names_version: dict[str, int] = {}
+        settings = runtime.settings
+        self.router = Router(system, self.node_id, runtime.incarnation, batch_size=settings.get("batch_size", 1000),
+                             max_in_flight=settings.get("max_in_flight", 4),
+                             large_payload=settings.get("large_payload", 1 << 20), put=ray.put)
+        self.router.member = self
+        self.router.respawn = self.respawn
+        system.dead_letters.subscribe(self._forward_dead_letter)
 
-    def spawn(self, cls: Any, args: tuple, kwargs: dict, *, name: Any, mailbox: Any, restart: Any, node: Any) -> Any:
-        if node is not None:
-            raise ValueError(
-                f"spawn({cls.__name__}, node={node!r}) from inside node {self.runtime.node_id}: placing an actor on "
-                "another node from inside an actor is not built yet; spawn it from the driver, or leave node unset "
-                "to start it here"
-            )
-        return self.runtime.system._user.spawn_child(cls, args, kwargs, name, mailbox, restart)
+    # -- the backend contract ----------------------------------------------------
+    def spawn(self, cls: Any, args: tuple, kwargs: dict, *, name: str | None, mailbox: Any, restart: Any,
+              node: Any) -> ActorRef:
+        """A top-level actor spawned from inside this node: here by default, or placed like the driver does."""
+        system = self.system
+        system.class_info(cls)
+        check_name(name, cls, "/user")
+        if name is not None and self.lookup(name) is not None:
+            raise InvalidActorName(f"an actor named {name!r} already exists in the cluster; pick another name "
+                                   f"or lookup({name!r})")
+        restart_type = Restart(restart) if restart is not None else Restart.TRANSIENT
+        target = self.place(node, default=self.node_id)
+        uid = new_uid()
+        if target == self.node_id:
+            ref = spawn_top_level(system, cls, args, kwargs, name, mailbox, restart_type, uid=uid)
+            blob = _try_dumps((cls, args, kwargs, ref.name, mailbox, restart_type))
+            self._recorded((self.node_id, ref.path, uid), name, blob, restart_type, ref)
+            return ref
+        name = name if name is not None else f"${uid:x}"
+        blob = cloudpickle.dumps((cls, args, kwargs, name, mailbox, restart_type))
+        key = (target, "/user/" + name, uid)
+        self.counted(target)
+        self.router.send_record(target, (key[1], self.node_id, Kind.SPAWN,
+                                         [blob, None, 0, uid, f"{cls.__module__}.{cls.__qualname__}"], None))
+        self._recorded(key, name, blob, restart_type, None)
+        return self.router.ref_for(key)
+
+    def _recorded(self, key: tuple, name: str | None, blob: bytes | None, restart: Restart, ref: Any) -> None:
+        """Register a top-level actor; if the registry says its name was taken meanwhile, stop it."""
+        if name is not None:
+            self.names[name] = key
+        call = self.record(key, name, blob, restart)
+        loop, _ = loop_of(self.system)
+
+        def checked(future: Any) -> None:
+            try:
+                held = future.result()
+            except Exception:  # noqa: BLE001 - the registry is gone: the cluster is shutting down
+                return
+            if held is not None:
+                self.system.dead_letters.publish(DeadLetter(None, None, key[1], "name taken"))
+                target = ref if ref is not None else self.router.ref_for(key)
+                loop.call_soon_threadsafe(target.stop)
+
+        call.future().add_done_callback(checked)
+
+    def lookup(self, name: str) -> ActorRef | None:
+        key = self.names.get(name)
+        if key is None:
+            return None
+        if key[0] == self.node_id:
+            return None  # the system finds it in its own tree (or finds it gone)
+        return self.ref_for_name(key)
+
+    def names_changed(self, version: int, name: str, key: list | None) -> None:
+        if version < self.names_version.get(name, 0):
+            return
+        self.names_version[name] = version
+        if key is None:
+            self.names.pop(name, None)
+        else:
+            self.names[name] = tuple(key)
+
+    def actor_terminated(self, cell: Any) -> None:
+        key = (self.node_id, cell.path, cell.uid)
+        if self.names.get(cell.name) == key:
+            del self.names[cell.name]
+        super().actor_terminated(cell)
+
+    def statistics(self) -> dict[str, int]:
+        return {}
+
+    def statistics_of(self, cell: Any) -> Any:
+        raise RuntimeError(f"{cell.path} lives on node {cell.node}: read its statistics from the driver, or ask it")
 
     def shutdown(self) -> None:
-        return None
+        self.stopping = True
 
-    def _target(self, node: Any) -> str:
-        router = self.runtime.router
-        live = [self.runtime.node_id] + [n for n, p in router.peers.items() if p.alive and p.handle is not None]
-        if isinstance(node, int):
-            node = f"n{node}"
-        if node == "spread":
-            return min(live, key=lambda n: self.runtime.spawned.get(n, 0))
-        if node not in live:
-            raise ValueError(f"no live node runtime {node!r} to spawn on; live: {sorted(live)}")
-        return node
-
-    def spawn_child(self, parent: Any, cls: Any, args: tuple, kwargs: dict, *, name: Any, mailbox: Any,
-                    restart: Any, node: Any) -> Any:
-        """Spawn a child of ``parent`` (a local cell) on ``node``; the parent supervises it from here."""
-
-        runtime = self.runtime
-        target = self._target(node)
-        if target == runtime.node_id:
-            return parent.spawn_child(cls, args, kwargs, name, mailbox, restart)
-        system = runtime.system
-        system.class_info(cls)
-        check_name(name, cls, parent.path)
-        restart_type = Restart(restart) if restart is not None else Restart.TRANSIENT
-        with system.lock:
-            if name is None:
-                name = system.auto_name()
-            children = parent._children
-            if children is None:
-                children = parent._children = {}
-            if name in children:
-                raise RaykaError(f"an actor named {name!r} already exists under {parent.path}; pick another name")
-            blob = cloudpickle.dumps((cls, args, kwargs, name, mailbox, restart_type))
-            path = parent.path.rstrip("/") + "/" + name
-            child = RemoteChild(runtime.router, target, path, parent, restart_type, blob,
-                                getattr(cls, "shutdown_timeout", None))
-            children[name] = child
+    def _forward_dead_letter(self, letter: DeadLetter) -> None:
+        """Every dead letter of this node also goes to the driver, which sees the whole cluster."""
+        router = self.router
+        if router.closed or router.peers.get("driver") is None:
+            return
+        sender = list(router.key_of(letter.sender)) if letter.sender is not None else None
         try:
-            child.uid = self._spawn_there(target, child, parent)
-        except BaseException:
-            with system.lock:
-                children.pop(name, None)
-            raise
-        return child.ref
-
-    def _spawn_there(self, target: str, child: RemoteChild, parent: Any) -> int:
-        import ray
-
-        handle = self.runtime.router.peers[target].handle
-        try:
-            path, uid = ray.get(handle.spawn_child.remote(child.blob, [self.runtime.node_id, parent.path, parent.uid]))
-        except ray.exceptions.RayTaskError as error:
-            raise error.as_instanceof_cause() from None
-        child.node = target
-        self.runtime.router.remote_children[(target, path)] = child
-        self.runtime.spawned[target] = self.runtime.spawned.get(target, 0) + 1
-        return uid
-
-    def respawn(self, child: RemoteChild, error: BaseException) -> None:
-        """Restart a child whose node died on a live node (off the loop: it waits on Ray)."""
-        import threading
-
-        def run() -> None:
-            try:
-                target = self._target("spread")
-                if target == self.runtime.node_id:
-                    others = [n for n, p in self.runtime.router.peers.items() if p.alive and p.handle is not None]
-                    if not others:
-                        raise RaykaError("no other live node runtime")
-                    target = others[0]
-                old = child.node
-                uid = self._spawn_there(target, child, child.parent_cell)
-            except BaseException as failure:  # noqa: BLE001
-                self.runtime.system._loop.call_soon_threadsafe(child.gone, failure)
-                return
-            self.runtime.router.remote_children.pop((old, child.path), None)
-            child.uid = uid
-            child.dead = False
-            self.runtime.system.count("restarts")
-            self.runtime.system._loop.call_soon_threadsafe(_restarted, child)
-
-        threading.Thread(target=run, name=f"rayka-respawn-{child.name}", daemon=True).start()
-
-
-def _restarted(child: RemoteChild) -> None:
-    if child.state != 3:  # not given up meanwhile
-        child.state = 0
+            data = router.encoder.encode_record(letter.recipient, sender, Kind.DEAD_LETTER,
+                                                [letter.reason, letter.message], None)
+        except Exception:  # noqa: BLE001 - the message cannot travel: its repr can
+            data = router.encoder.encode_record(letter.recipient, sender, Kind.DEAD_LETTER,
+                                                [letter.reason, repr(letter.message)[:500]], None)
+        router.push("driver", data)
 
 
 class NodeRuntime:
@@ -154,10 +161,11 @@ class NodeRuntime:
         self.incarnation = time.time_ns()  # a restarted node must outrank its old streams
         self.system_name = system_name
         self.settings = settings
-        self.spawned: dict[str, int] = {}
         self.registry: Any = None
+        self.node_options: dict[str, dict] = {}
+        self.backend: NodeBackend | None = None
 
-    async def connect(self, peers: dict[str, Any], registry: Any = None) -> dict:
+    async def connect(self, peers: dict[str, Any], registry: Any, node_options: dict[str, dict]) -> dict:
         """Start the node's actor system on this actor's event loop (one thread: no hops) and meet the peers.
 
         Called once per incarnation: after Ray restarts this actor, the driver calls it again.
@@ -167,27 +175,29 @@ class NodeRuntime:
         import ray
 
         self.registry = registry
+        self.node_options = node_options
         settings = self.settings
         self.system = ActorSystem(self.system_name, throughput=settings.get("throughput", 100),
                                   shutdown_timeout=settings.get("shutdown_timeout", 5.0),
-                                  loop=asyncio.get_running_loop())
-        self.system._cluster = NodeSide(self)
-        self.router = Router(self.system, self.node_id, self.incarnation, batch_size=settings.get("batch_size", 1000),
-                             max_in_flight=settings.get("max_in_flight", 4),
-                             large_payload=settings.get("large_payload", 1 << 20), put=ray.put)
-        self.router.respawn = self.system._cluster.respawn
+                                  loop=asyncio.get_running_loop(), cluster=_NodeCluster(self))
+        backend = self.backend = self.system.cluster
+        self.router = backend.router
         set_current_router(self.router)
         for node, handle in peers.items():
             self.router.add_peer(node, handle)
         self.router.add_peer("driver", None)
+        version, names = await registry.join.remote(self.node_id, ray.get_runtime_context().current_actor)
+        for name, key in names.items():
+            backend.names_changed(version, name, key)
         return self.info()
 
     def info(self) -> dict:
         import ray
 
+        stats = self.system.statistics()
         return {"node": self.node_id, "incarnation": self.incarnation, "pid": os.getpid(),
-                "ray_node": ray.get_runtime_context().get_node_id(),
-                "actors": self.system.statistics()["actors"], "malformed_batches": self.router.malformed_batches,
+                "ray_node": ray.get_runtime_context().get_node_id(), "actors": stats["actors"], "statistics": stats,
+                "malformed_batches": self.router.malformed_batches, "pending_asks": self.router.pending_asks,
                 "gpu_ids": [str(g) for g in ray.get_gpu_ids()]}
 
     async def deliver(self, data: bytes, wait: float = 0.0) -> bytes | None:
@@ -196,35 +206,46 @@ class NodeRuntime:
     async def pull(self, ack: int | None, wait: float) -> Any:
         return await self.router.pull("driver", ack, wait)
 
-    def spawn(self, blob: bytes) -> tuple[str, int]:
-        cls, args, kwargs, name, mailbox, restart = cloudpickle.loads(blob)
-        ref = self.system._user.spawn_child(cls, args, kwargs, name, mailbox, restart)
-        return ref.path, ref._cell.uid
-
-    def spawn_child(self, blob: bytes, parent_key: list) -> tuple[str, int]:
-        """Host a child whose parent lives on another node."""
-        cls, args, kwargs, name, mailbox, restart = cloudpickle.loads(blob)
-        parent = RemoteParent(self.router, *parent_key)
-        system = self.system
-        cell = system.make_cell(parent, name, system.class_info(cls), args, kwargs, mailbox, restart)
-        self.router.hosted[cell.path] = cell
+    def spawn(self, blob: bytes, uid: int, class_name: str) -> tuple[str, int]:
+        """Host a top-level actor placed here by the driver (errors raise back to the driver's spawn)."""
         try:
-            cell.start()
-        except BaseException:
-            self.router.hosted.pop(cell.path, None)
-            raise
-        with system.lock:
-            system.started += 1
-        return cell.path, cell.uid
+            cls, args, kwargs, name, mailbox, restart = cloudpickle.loads(blob)
+        except ImportError as error:
+            raise not_importable(class_name, error, self.node_id) from error
+        ref = spawn_top_level(self.system, cls, args, kwargs, name, mailbox, restart, uid=uid)
+        return ref.path, uid
+
+    def statistics_of(self, path: str, uid: int) -> Any:
+        cell = self.router._local(path)
+        if cell is None or cell.uid != uid:
+            raise RaykaError(f"no actor at {path} on node {self.node_id}: it has stopped")
+        return cell.mailbox.statistics()
+
+    def tree(self) -> list[str]:
+        return tree_of(self.system)
+
+    def names_changed(self, version: int, name: str, key: list | None) -> None:
+        if self.backend is not None:
+            self.backend.names_changed(version, name, key)
 
     def node_up(self, node: str, handle: Any) -> None:
         """A node runtime that Ray restarted joined again: open fresh streams to its new incarnation."""
-        self.system._loop.call_soon_threadsafe(self.router.rejoin, node, handle)
+        loop_of(self.system)[0].call_soon_threadsafe(self.router.rejoin, node, handle)
 
     def node_down(self, node: str) -> None:
-        self.system._loop.call_soon_threadsafe(self.router.node_down, node, None)
+        loop_of(self.system)[0].call_soon_threadsafe(self.router.node_down, node, None)
 
     async def shutdown(self) -> bool:
+        if self.backend is not None:
+            self.backend.stopping = True
         for cell in list(self.router.hosted.values()):
             cell.request_stop()
         return await self.system.shutdown_async(timeout=10)
+
+
+def _try_dumps(spec: tuple) -> bytes | None:
+    """The spawn spec for a restart on another node, if it can travel (else the actor is not restarted there)."""
+    try:
+        return cloudpickle.dumps(spec)
+    except Exception:  # noqa: BLE001
+        return None

@@ -15,16 +15,16 @@ import logging
 from typing import Any
 
 from .._errors import ActorStopped, MailboxFull, RaykaError, SerializationError
-from ..actors._lifecycle import FAILED, SIGNAL
-from ..actors._reply import Reply
-from ..actors._signals import DeadLetter
-from ._supervise import CHILD_FAILED, CHILD_GONE, DIRECTIVE
+from ..actors.spi import DeadLetter, Op, Reply, reply_outcome
+from ._kinds import DIRECTIVE_OPS, Kind
 from ._wire import MalformedBatch
 
 __all__ = ["Receiving", "RemoteWatcher"]
 
 log = logging.getLogger("rayka.cluster")
-TELL, ASK, REPLY_OK, REPLY_ERROR, STOP, WATCH, TERMINATED = range(7)
+TELL, ASK, REPLY_OK, REPLY_ERROR, STOP, WATCH, TERMINATED = (Kind.TELL, Kind.ASK, Kind.REPLY_OK, Kind.REPLY_ERROR,
+                                                            Kind.STOP, Kind.WATCH, Kind.TERMINATED)
+FAILED, SIGNAL = Op.FAILED, Op.SIGNAL
 
 
 class RemoteWatcher:
@@ -155,19 +155,26 @@ class Receiving:
                 cell.add_watcher(RemoteWatcher(self, sender))
         elif kind == TERMINATED:
             self._terminated(tuple(payload))
-        elif kind == DIRECTIVE:
-            op, uid, error = payload
+        elif kind == Kind.DIRECTIVE:
+            code, uid, error = payload
             cell = self.hosted.get(target)
-            if cell is not None and cell.uid == uid:
+            op = DIRECTIVE_OPS.get(code)
+            if cell is not None and cell.uid == uid and op is not None:
                 cell.post_system(op, error)
-        elif kind == CHILD_FAILED or kind == CHILD_GONE:
+        elif kind == Kind.CHILD_FAILED or kind == Kind.CHILD_GONE:
             child_path, uid, error = payload
             child = self.remote_children.get((sender, child_path))
             if child is not None and child.uid == uid:
-                if kind == CHILD_FAILED:
+                if kind == Kind.CHILD_FAILED:
                     child.parent_cell.post_system(FAILED, (child, error))
                 else:
                     child.gone(error)
+        elif kind == Kind.SPAWN:
+            self.member.host_spawn(sender, target, payload)
+        elif kind == Kind.DEAD_LETTER:
+            reason, message = payload
+            sender_ref = self.ref_for(tuple(sender)) if sender is not None else None
+            self.system.dead_letters.publish(DeadLetter(message, sender_ref, target, reason))
 
     def _deliver_ask(self, target: str, origin: str, message: Any, reply_id: int) -> None:
         if self._inline is not None:
@@ -184,8 +191,8 @@ class Receiving:
             self._admissions.append(waiting)
 
     def _send_reply(self, origin: str, reply_id: int, reply: Reply) -> None:
-        error = reply._value if reply._state == 2 else None
-        kind, payload = (REPLY_ERROR, error) if error is not None else (REPLY_OK, reply._value)
+        ok, value = reply_outcome(reply)
+        kind, payload = (REPLY_OK, value) if ok else (REPLY_ERROR, value)
         try:
             data = self.encoder.encode_record(None, None, kind, payload, reply_id)
         except SerializationError as bad:
@@ -195,7 +202,7 @@ class Receiving:
             self._inline_keys.discard(key)
             self._fill_inline(key, data)
             return
-        self._push(origin, data)
+        self.push(origin, data)
 
     def _fill_inline(self, key: tuple, data: bytes) -> None:
         inline = self._inline

@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ActorStopped
-from ..actors._reply import Reply
+from ..actors.spi import Reply
 
 if TYPE_CHECKING:
     from ._router import Router
@@ -30,7 +30,7 @@ class RemoteCell:
     parent_cell = None
 
     def __init__(self, router: Router, node: str, path: str, uid: int) -> None:
-        from ..actors._ref import ActorRef
+        from ..actors import ActorRef
 
         self.router = router
         self.node = node
@@ -69,7 +69,7 @@ class RemoteCell:
         if self.dead:
             reply.set_exception(ActorStopped(f"{self.path} on node {self.node} is gone; the ask was not delivered"))
             return reply
-        self.router.send_ask(self, message, reply)
+        self.router.send_ask(self, message, reply, deadline)
         return reply
 
     def send(self, message: Any, sender: Any) -> Reply:
@@ -80,6 +80,10 @@ class RemoteCell:
 
     def request_stop(self) -> None:
         self.router.send_control(self, "stop")
+
+    def statistics(self) -> Any:
+        """The mailbox counters of the actor, read on its node (a Ray call: from a thread, not an actor)."""
+        return self.router.member.statistics_of(self)
 
     def add_watcher(self, watcher: Any) -> None:
         self.router.watch(self, watcher)

@@ -15,26 +15,28 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 import weakref
-from collections import deque
+from collections import OrderedDict, deque
 from typing import Any, Callable
 
-from .._errors import ActorNotFound, ActorStopped, MailboxFull, SerializationError
-from ..actors._lifecycle import SIGNAL
-from ..actors._ref import ActorRef
-from ..actors._reply import Reply
-from ..actors._signals import DeadLetter, Terminated
+from .._errors import ActorNotFound, ActorStopped, AskTimeout, MailboxFull, SerializationError, SystemClosed
+from ..actors import ActorRef
+from ..actors.spi import DeadLetter, Op, Reply, Terminated, cell_of, loop_of, pause_current_actor, resume_actor
 from ._inbound import InboundStreams
+from ._kinds import Kind
 from ._outbound import OutboundStream
 from ._receiving import Receiving
 from ._remote import RemoteCell
 from ._wire import Decoder, Encoder, StreamId
 
-__all__ = ["Router", "TELL", "ASK", "REPLY_OK", "REPLY_ERROR", "STOP", "WATCH", "TERMINATED"]
+__all__ = ["Router"]
 
 log = logging.getLogger("rayka.cluster")
-TELL, ASK, REPLY_OK, REPLY_ERROR, STOP, WATCH, TERMINATED = range(7)
+TELL, ASK, STOP, WATCH = Kind.TELL, Kind.ASK, Kind.STOP, Kind.WATCH
+SIGNAL = Op.SIGNAL
 _get_ident = threading.get_ident
+_DEAD_KEYS = 10_000  # terminated actors remembered, so a lookup right after their end finds nothing
 
 
 class Peer:
@@ -70,8 +72,7 @@ class Router(Receiving):
         self.system = system
         self.node_id = node_id
         self.stream_id = StreamId(node_id, incarnation)
-        self.loop = system._loop
-        self.loop_thread = system._loop_thread
+        self.loop, self.loop_thread = loop_of(system)
         self.batch_size = batch_size
         self.max_in_flight = max_in_flight
         self.large_payload = large_payload
@@ -82,7 +83,11 @@ class Router(Receiving):
         self._inbound_lock = threading.Lock()
         self.peers: dict[str, Peer] = {}
         self.dead_nodes: set[str] = set()
-        self._pending: dict[int, tuple[Reply, str]] = {}
+        self._pending: dict[int, tuple[Reply, str, float | None]] = {}
+        self._sweeping = False
+        self.closed = False
+        self.member: Any = None  # the driver's or the node runtime's backend
+        self.dead_keys: OrderedDict[tuple, None] = OrderedDict()
         self._reply_ids = iter(range(1, 1 << 62))
         self._remote_cells: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
         self._watchers: dict[tuple, set] = {}
@@ -97,7 +102,6 @@ class Router(Receiving):
         self._inline_keys: set[tuple] = set()
         self._inline_waiters: list = []
         self._admissions: list[Reply] = []
-        self.on_node_down: list[Callable[[str], Any]] = []
 
     # -- peers ---------------------------------------------------------------
     def add_peer(self, node: str, handle: Any) -> None:
@@ -127,7 +131,7 @@ class Router(Receiving):
 
     # -- refs ------------------------------------------------------------------
     def key_of(self, ref: ActorRef) -> tuple:
-        cell = ref._cell
+        cell = cell_of(ref)
         if isinstance(cell, RemoteCell):
             return cell.key
         return (self.node_id, cell.path, cell.uid)
@@ -141,7 +145,7 @@ class Router(Receiving):
         cell = self._remote_cells.get((node, path, uid))
         if cell is None:
             cell = RemoteCell(self, node, path, uid)
-            cell.dead = node in self.dead_nodes or node == self.node_id
+            cell.dead = node in self.dead_nodes or node == self.node_id or key in self.dead_keys
             self._remote_cells[(node, path, uid)] = cell
         return cell.ref
 
@@ -170,26 +174,56 @@ class Router(Receiving):
     # -- sending ---------------------------------------------------------------
     def send_tell(self, cell: RemoteCell, message: Any, sender: ActorRef | None, room: Reply | None = None) -> None:
         """Send a tell; ``room``, if given, resolves once the stream has room again (``ref.send``)."""
+        if self.closed:
+            raise SystemClosed(f"actor system {self.system.name!r} is shut down; cannot tell {cell.path}")
         sender_key = list(self.key_of(sender)) if sender is not None else None
         if cell.dead or self._peer(cell.node) is None:
             self.system.dead_letters.publish(DeadLetter(message, sender, cell.path, "stopped"))
             if room is not None:
                 room.set_result(None)
             return
-        self._push(cell.node, self.encoder.encode_record(cell.path, sender_key, TELL, message, None), room)
+        self.push(cell.node, self.encoder.encode_record(cell.path, sender_key, TELL, message, None), room)
 
-    def send_ask(self, cell: RemoteCell, message: Any, reply: Reply) -> None:
+    def send_ask(self, cell: RemoteCell, message: Any, reply: Reply, deadline: float | None = None) -> None:
+        if self.closed:
+            raise SystemClosed(f"actor system {self.system.name!r} is shut down; cannot ask {cell.path}")
         if self._peer(cell.node) is None:
             reply.set_exception(ActorStopped(f"node {cell.node} of {cell.path} is gone"))
             return
         reply_id = next(self._reply_ids)
         record = self.encoder.encode_record(cell.path, self.node_id, ASK, message, reply_id)
-        self._pending[reply_id] = (reply, cell.node)
-        self._push(cell.node, record, ask=True)
+        self._pending[reply_id] = (reply, cell.node, deadline)
+        if deadline is not None and not self._sweeping:
+            self._sweeping = True
+            self.loop.call_soon_threadsafe(self._arm_sweep)
+        self.push(cell.node, record, ask=True)
+
+    def _arm_sweep(self) -> None:
+        self.loop.call_later(0.5, self._sweep)
+
+    def _sweep(self) -> None:
+        """Fail and forget asks past their deadline (nobody may be waiting on them)."""
+        now = time.monotonic()
+        expired = [rid for rid, (_, _, deadline) in list(self._pending.items())
+                   if deadline is not None and deadline <= now]
+        for reply_id in expired:
+            entry = self._pending.pop(reply_id, None)
+            if entry is not None:
+                entry[0].set_exception(AskTimeout(f"no reply from node {entry[1]} in time"))
+        if any(deadline is not None for _, _, deadline in list(self._pending.values())):
+            self._arm_sweep()
+        else:
+            self._sweeping = False
+
+    @property
+    def pending_asks(self) -> int:
+        return len(self._pending)
 
     def send_control(self, cell: RemoteCell, what: str) -> None:
         if not cell.dead and self._peer(cell.node) is not None:
             self.send_record(cell.node, (cell.path, self.node_id, STOP, cell.uid, None))
+        elif self.closed:
+            raise SystemClosed(f"actor system {self.system.name!r} is shut down; cannot stop {cell.path}")
 
     def send_record(self, node: str, record: tuple) -> None:
         if self._peer(node) is None:
@@ -199,9 +233,9 @@ class Router(Receiving):
         except SerializationError as error:
             log.error("rayka: could not send a %s record to %s: %s", record[2], node, error)
             return
-        self._push(node, data)
+        self.push(node, data)
 
-    def _push(self, node: str, data: bytes, room: Reply | None = None, ask: bool = False) -> None:
+    def push(self, node: str, data: bytes, room: Reply | None = None, ask: bool = False) -> None:
         peer = self._peer(node)
         if peer is None:
             return
@@ -239,11 +273,9 @@ class Router(Receiving):
             room.set_result(None)
 
     def _throttle(self, peer: Peer) -> None:
-        cell = self.system._dispatcher.current
-        if cell is not None and cell._busy is None:
-            future = self.loop.create_future()
-            cell._busy = future
-            peer.throttled.append((cell, future))
+        paused = pause_current_actor(self.system)
+        if paused is not None:
+            peer.throttled.append(paused)
 
     def _arm(self, peer: Peer) -> None:
         if peer.armed:
@@ -354,6 +386,9 @@ class Router(Receiving):
             watchers.discard(watcher)
 
     def _terminated(self, key: tuple) -> None:
+        self.dead_keys[key] = None
+        if len(self.dead_keys) > _DEAD_KEYS:
+            self.dead_keys.popitem(last=False)
         cell = self._watched.pop(key, None) or self._remote_cells.get(key)
         watchers = self._watchers.pop(key, ())
         if cell is None:
@@ -379,7 +414,7 @@ class Router(Receiving):
                 release, peer.throttled = peer.throttled, []
                 peer.cond.notify_all()
             self.loop.call_soon_threadsafe(_release, release)
-        for reply_id, (reply, target_node) in list(self._pending.items()):
+        for reply_id, (reply, target_node, _) in list(self._pending.items()):
             if target_node == node:
                 del self._pending[reply_id]
                 reply.set_exception(ActorStopped(f"node {node} died before it replied"))
@@ -393,8 +428,6 @@ class Router(Receiving):
                 cell.dead = True
         with self._inbound_lock:
             self.inbound.forget(node)
-        for callback in self.on_node_down:
-            callback(node)
 
 
 def _no_respawn(child: Any, error: BaseException) -> None:
@@ -407,8 +440,4 @@ def _release(throttled: list) -> None:
         if cell is None:  # a `send` waiting for room
             future.set_result(None)
             continue
-        if not future.done():
-            future.set_result(None)
-        if cell._busy is future:
-            cell._busy = None
-            cell.wake()
+        resume_actor(cell, future)

@@ -15,18 +15,18 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from .._errors import RaykaError, SerializationError, TransportError
-from ..actors._lifecycle import FAILED, RESTART, RESUME, SIGNAL, STOP, STOP_FAILED
-from ..actors._signals import ChildFailed
+from ..actors.spi import CellState, ChildFailed, Op
+from ._kinds import DIRECTIVE_CODES, Kind
 from ._remote import RemoteCell
 
 if TYPE_CHECKING:
     from ._router import Router
 
-__all__ = ["CHILD_FAILED", "CHILD_GONE", "DIRECTIVE", "RemoteChild", "RemoteParent"]
+__all__ = ["RemoteChild", "RemoteParent"]
 
 log = logging.getLogger("rayka.cluster")
-DIRECTIVE, CHILD_FAILED, CHILD_GONE = 7, 8, 9
-RUNNING, TERMINATED = 0, 3
+FAILED, RESTART, RESUME, SIGNAL, STOP, STOP_FAILED = Op.FAILED, Op.RESTART, Op.RESUME, Op.SIGNAL, Op.STOP, Op.STOP_FAILED
+RUNNING, TERMINATED = CellState.RUNNING, CellState.TERMINATED
 
 
 class _Info:
@@ -80,7 +80,8 @@ class RemoteChild(RemoteCell):
         error = arg if op in (RESTART, STOP_FAILED) else None
         if op in (RESTART, RESUME):
             self.state = RUNNING
-        self.router.send_record(self.node, (self.path, self.router.node_id, DIRECTIVE, [op, self.uid, error], None))
+        self.router.send_record(self.node, (self.path, self.router.node_id, Kind.DIRECTIVE,
+                                            [DIRECTIVE_CODES[Op(op)], self.uid, error], None))
 
     def request_stop(self) -> None:
         self.post_system(STOP)
@@ -139,17 +140,21 @@ class RemoteParent:
     def post_system(self, op: int, arg: Any = None) -> None:
         if op == FAILED:
             child, error = arg
-            self._send(CHILD_FAILED, child, error)
+            self._send(Kind.CHILD_FAILED, child.path, child.uid, error)
 
     def child_gone(self, child: Any) -> None:
         self.router.hosted.pop(child.path, None)
-        self._send(CHILD_GONE, child, child._failure)
+        self._send(Kind.CHILD_GONE, child.path, child.uid, child.failure)
 
-    def _send(self, kind: int, child: Any, error: BaseException | None) -> None:
-        record = (self.path, self.router.node_id, kind, [child.path, child.uid, error], None)
+    def report_gone(self, path: str, uid: int, error: BaseException | None) -> None:
+        """A child that could not even be started here: its parent sees it fail and go."""
+        self._send(Kind.CHILD_GONE, path, uid, error)
+
+    def _send(self, kind: int, path: str, uid: int, error: BaseException | None) -> None:
+        record = (self.path, self.router.node_id, kind, [path, uid, error], None)
         try:
             data = self.router.encoder.encode_record(*record)
         except SerializationError:
-            record = (self.path, self.router.node_id, kind, [child.path, child.uid, RaykaError(repr(error))], None)
+            record = (self.path, self.router.node_id, kind, [path, uid, RaykaError(repr(error))], None)
             data = self.router.encoder.encode_record(*record)
-        self.router._push(self.node, data)
+        self.router.push(self.node, data)

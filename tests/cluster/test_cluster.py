@@ -111,7 +111,7 @@ def test_a_reply_that_cannot_be_serialized_fails_the_ask_clearly(cluster_system)
 def test_a_malformed_batch_is_rejected_and_counted_and_the_node_keeps_running(cluster_system):
     import ray
 
-    runtime = cluster_system._cluster
+    runtime = cluster_system.cluster
     handle = runtime.handles["n1"]
     assert ray.get(handle.deliver.remote(b"\x00not a batch")) is None  # rejected, no replies
     assert runtime.node_info()["n1"]["malformed_batches"] >= 1

@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(180)]
 
 def test_a_killed_node_runtime_fails_asks_tells_watchers_and_restarts_its_actors(ray_cluster, capsys):
     with rayka.ActorSystem("failure", cluster=rayka.RayCluster(address=ray_cluster.address, nodes=3)) as system:
-        runtime = system._cluster
+        runtime = system.cluster
         worker = system.spawn(Counter, name="worker", node=1)
         system.spawn(Counter, name="scratch", node=1, restart=rayka.Restart.TEMPORARY)
         stuck = system.spawn(Stuck, node=1)
@@ -56,7 +56,7 @@ def test_a_killed_node_runtime_fails_asks_tells_watchers_and_restarts_its_actors
 def test_a_dead_node_runtime_joins_again_as_a_new_incarnation(ray_cluster, options):
     nodes = [{}, options]
     with rayka.ActorSystem("rejoin", cluster=rayka.RayCluster(address=ray_cluster.address, nodes=nodes)) as system:
-        runtime = system._cluster
+        runtime = system.cluster
         before = runtime.node_info()["n1"]
         runtime.kill_node("n1")
         assert runtime.wait_recovered("n1", timeout=30)

@@ -44,7 +44,7 @@ def test_a_work_queue_across_nodes_loses_nothing_when_a_consumer_node_is_killed(
         for _ in range(2_000):  # let the slow consumer on n2 get some way into its share
             if collector.ask("by_node", timeout=10).result().get("n2", 0) >= 50:
                 break
-        system._cluster.kill_node("n2")
+        system.cluster.kill_node("n2")
         queue.ask(Drain(), timeout=120).result()  # answers once every item is acknowledged
         handled = collector.ask("ids", timeout=10).result()
         stats = queue.ask(GetQueueStatistics(), timeout=10).result()
@@ -67,8 +67,8 @@ def test_a_durable_queue_whose_node_is_killed_recovers_on_another_node_and_loses
         for i in sent[:300]:  # accepted = on disk (the put is answered after the commit)
             system.lookup("orders").ask(Put(i), timeout=30).result()
             accepted.add(i)
-        system._cluster.kill_node("n1")
-        assert system._cluster.wait_recovered("n1", timeout=30)
+        system.cluster.kill_node("n1")
+        assert system.cluster.wait_recovered("n1", timeout=30)
         for i in sent[300:]:  # the producer goes on with the queue restarted elsewhere, found by name
             while i not in accepted:
                 try:

@@ -48,7 +48,7 @@ def test_a_child_on_a_killed_node_is_restarted_by_its_parent_on_a_live_node(ray_
         child = parent.ask("child", timeout=10).result()
         child.tell("x")
         assert child.ask("count", timeout=10).result() == 1
-        system._cluster.kill_node("n1")
+        system.cluster.kill_node("n1")
         with pytest.raises(rayka.ActorStopped):
             child.ask("count", timeout=10).result()  # the driver's ref names the dead incarnation
         moved = child

@@ -23,7 +23,7 @@ SCRIPT = textwrap.dedent("""
     system = rayka.ActorSystem("own", cluster=rayka.RayCluster(nodes=2, num_cpus=1))
     assert system.spawn(Echo, node=1).ask("up", timeout=30).result() == "up"
     children = me.children(recursive=True)
-    node_pids = {info["pid"] for info in system._cluster.node_info().values()}
+    node_pids = {info["pid"] for info in system.cluster.node_info().values()}
     assert node_pids <= {p.pid for p in children}
     system.shutdown()
     _, alive = psutil.wait_procs(children, timeout=20)
