@@ -116,6 +116,7 @@ class ClusterRuntime(Member):
         self.router.respawn = self.respawn
         set_current_router(self.router)
         self.closing = False
+        self.final_statistics: dict[str, int] | None = None  # the nodes' counters when the system shut down
         self.down: set[str] = set()  # node runtimes this driver declared gone, until they rejoin
         self.lock = threading.Lock()
         self.recovered: dict[str, threading.Event] = {}
@@ -209,9 +210,11 @@ class ClusterRuntime(Member):
 
     def statistics(self) -> dict[str, int]:
         """The node runtimes' counters, summed (their dead letters already reach the driver's office)."""
+        if self.final_statistics is not None:
+            return self.final_statistics
         total: dict[str, int] = {}
         for info in self.node_info().values():
-            for key, value in info["statistics"].items():
+            for key, value in info.get("statistics", {}).items():
                 if key != "dead_letters":
                     total[key] = total.get(key, 0) + value
         return total
@@ -233,8 +236,13 @@ class ClusterRuntime(Member):
 
     def node_info(self) -> dict[str, dict]:
         """Facts about each live node runtime: pid, Ray node, actors, malformed batches, counters."""
-        nodes = self.nodes
-        return dict(zip(nodes, self.ray.get([self.handles[n].info.remote() for n in nodes], timeout=30)))
+        infos = {}
+        for node in self.nodes:
+            try:
+                infos[node] = self.ray.get(self.handles[node].info.remote(), timeout=30)
+            except Exception as error:  # noqa: BLE001 - it died meanwhile: membership handles it
+                infos[node] = {"node": node, "error": repr(error)}
+        return infos
 
     def kill_node(self, node: str | int) -> None:
         """Kill a node runtime's process with SIGKILL (for failure drills)."""
@@ -341,6 +349,10 @@ class ClusterRuntime(Member):
         return event.wait(timeout)
 
     def shutdown(self) -> None:
+        try:
+            self.final_statistics = self.statistics()
+        except Exception:  # noqa: BLE001 - Ray is gone already
+            self.final_statistics = {}
         self.closing = True
         self.stopping = True
         ray = self.ray

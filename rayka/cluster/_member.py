@@ -174,6 +174,7 @@ class Member:
                 spawn_top_level(self.system, cls, args, kwargs, name, mailbox, restart, uid=uid)
             except Exception as error:  # noqa: BLE001
                 self._spawn_failed(origin, path, None, uid, error)
+            self.router.release_early(path)
             return
         parent = RemoteParent(self.router, origin, parent_path, parent_uid)
         system = self.system
@@ -184,11 +185,14 @@ class Member:
         except Exception as error:  # noqa: BLE001 - reported to the parent, whose strategy sees it gone
             self.router.hosted.pop(path, None)
             self._spawn_failed(origin, path, parent_path, uid, error)
+            self.router.release_early(path)
             return
         with system.lock:
             system.started += 1
+        self.router.release_early(path)
 
     def _spawn_failed(self, origin: str, path: str, parent_path: str | None, uid: int, error: BaseException) -> None:
+        self.router.ended_here(path)
         log.error("rayka: node %s could not start %s: %r", self.node_id, path, error)
         if parent_path is None:
             self.registry.remove.remote([self.node_id, path, uid])
@@ -203,6 +207,7 @@ class Member:
                                         list(replacing) if replacing is not None else None)
 
     def actor_terminated(self, cell: Any) -> None:
+        self.router.ended_here(cell.path)
         if self.registry is not None and not self.stopping:
             self.registry.remove.remote([self.node_id, cell.path, cell.uid])
 

@@ -120,10 +120,12 @@ class Receiving:
         self.malformed_batches += 1
         log.error("rayka: node %s rejected a malformed batch: %s", self.node_id, error)
 
-    def _deliver(self, record: list) -> None:
+    def _deliver(self, record: list, park: bool = True) -> None:
         target, sender, kind, payload, reply_id = record
         if kind == TELL:
             cell = self._local(target)
+            if cell is None and park and self._park(record):
+                return
             sender_ref = self.ref_for(tuple(sender)) if sender is not None else None
             if cell is None:
                 self.system.dead_letters.publish(DeadLetter(payload, sender_ref, target, "unknown"))
@@ -137,6 +139,8 @@ class Receiving:
                 else:
                     self.system.dead_letters.publish(DeadLetter(payload, sender_ref, target, "overflow"))
         elif kind == ASK:
+            if park and self._local(target) is None and self._park(record):
+                return
             self._deliver_ask(target, sender, payload, reply_id)
         elif kind == REPLY_OK or kind == REPLY_ERROR:
             entry = self._pending.pop(reply_id, None)
@@ -175,6 +179,37 @@ class Receiving:
             reason, message = payload
             sender_ref = self.ref_for(tuple(sender)) if sender is not None else None
             self.system.dead_letters.publish(DeadLetter(message, sender_ref, target, reason))
+
+    def _park(self, record: list) -> bool:
+        """Hold a record for an actor that may be about to start here; True if held.
+
+        A spawn on this node is a record on the spawning member's stream, and
+        a third member that got the new ref may send to it on its own stream,
+        which can arrive first. Such records wait (in order) for the ``SPAWN``
+        up to ``early_grace`` seconds; records for actors that ended here, or
+        for children of a live local parent, never wait.
+        """
+        target = record[0]
+        if target in self.gone_paths:
+            return False
+        parent = target.rsplit("/", 1)[0]
+        if parent != "/user" and self._local(parent) is not None:
+            return False
+        early = self.early.get(target)
+        if early is None:
+            early = self.early[target] = []
+            self.loop.call_later(self.early_grace, self._expire_early, target)
+        early.append(record)
+        return True
+
+    def _expire_early(self, target: str) -> None:
+        for record in self.early.pop(target, ()):
+            self._deliver(record, park=False)
+
+    def release_early(self, target: str) -> None:
+        """The actor at ``target`` started here: deliver what waited for it."""
+        for record in self.early.pop(target, ()):
+            self._deliver(record, park=False)
 
     def _deliver_ask(self, target: str, origin: str, message: Any, reply_id: int) -> None:
         if self._inline is not None:

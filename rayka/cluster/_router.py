@@ -88,6 +88,9 @@ class Router(Receiving):
         self.closed = False
         self.member: Any = None  # the driver's or the node runtime's backend
         self.dead_keys: OrderedDict[tuple, None] = OrderedDict()
+        self.gone_paths: OrderedDict[str, None] = OrderedDict()  # actors that ended here
+        self.early: dict[str, list] = {}  # records that wait for a SPAWN (see Receiving._park)
+        self.early_grace = 2.0
         self._reply_ids = iter(range(1, 1 << 62))
         self._remote_cells: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
         self._watchers: dict[tuple, set] = {}
@@ -385,6 +388,12 @@ class Router(Receiving):
         if watchers:
             watchers.discard(watcher)
 
+    def ended_here(self, path: str) -> None:
+        """An actor hosted on this node ended: records for its path are dead letters at once."""
+        self.gone_paths[path] = None
+        if len(self.gone_paths) > _DEAD_KEYS:
+            self.gone_paths.popitem(last=False)
+
     def _terminated(self, key: tuple) -> None:
         self.dead_keys[key] = None
         if len(self.dead_keys) > _DEAD_KEYS:
@@ -404,7 +413,7 @@ class Router(Receiving):
         if node in self.dead_nodes:
             return
         self.dead_nodes.add(node)
-        log.warning("rayka: node %s sees node %s as gone (%r)", self.node_id, node, cause)
+        log.warning("rayka: node %s sees node %s as gone (%r: %s)", self.node_id, node, cause, str(cause)[:300])
         peer = self.peers.get(node)
         if peer is not None:
             with peer.cond:

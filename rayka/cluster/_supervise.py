@@ -144,6 +144,7 @@ class RemoteParent:
 
     def child_gone(self, child: Any) -> None:
         self.router.hosted.pop(child.path, None)
+        self.router.ended_here(child.path)
         self._send(Kind.CHILD_GONE, child.path, child.uid, child.failure)
 
     def report_gone(self, path: str, uid: int, error: BaseException | None) -> None:
