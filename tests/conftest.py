@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from rayka import ActorSystem
 from rayka.testing import ManualClock
+
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 
 @pytest.fixture
@@ -34,3 +38,20 @@ def clocked(clock: ManualClock) -> Iterator[ActorSystem]:
         yield system
     finally:
         system.shutdown(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """Two Ray nodes on 127.0.0.1, shut down at the end of the session."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={
+        "num_cpus": 2, "node_ip_address": "127.0.0.1", "include_dashboard": False})
+    cluster.add_node(num_cpus=2, node_ip_address="127.0.0.1", resources={"accel": 1})
+    ray.init(address=cluster.address, configure_logging=False)
+    try:
+        yield cluster
+    finally:
+        ray.shutdown()
+        cluster.shutdown()

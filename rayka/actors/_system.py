@@ -143,6 +143,7 @@ class ActorSystem:
         self._root.create_instance()
         self._user = self._root_spawn(_UserGuardian, "user", guardian_strategy)
         self._system_guardian = self._root_spawn(_UserGuardian, "system", DEFAULT_STRATEGY)
+        self._topics: ActorRef | None = None
         self._backend: Backend = Embedded(self) if cluster is None else cluster.start(self)
 
     def _run_loop(self, started: threading.Event) -> None:
@@ -215,6 +216,25 @@ class ActorSystem:
         """The running cluster (``rayka.RayCluster(...)`` started), or ``None`` for an embedded system."""
         backend = self._backend
         return None if isinstance(backend, Embedded) else backend
+
+    @property
+    def topics(self) -> ActorRef:
+        """This node's ``rayka.patterns.Topics`` actor (``/system/topics``), started on first use.
+
+        The same expression works on the driver, inside any actor
+        (``self.context.system.topics``) and embedded. In cluster mode the
+        topics actors of all nodes and the driver are peers: a publish
+        anywhere reaches subscribers everywhere, one relay per interested node.
+        """
+        ref = self._topics
+        if ref is None:
+            from ..patterns import Topics
+
+            with self.lock:
+                ref = self._topics
+                if ref is None:
+                    ref = self._topics = self._system_guardian.spawn_child(Topics, (), {}, "topics", None, None)
+        return ref
 
     @property
     def terminated(self) -> bool:

@@ -138,10 +138,23 @@ class ClusterRuntime(Member):
                                                      for h in self.handles.values()])))
         for node, handle in self.handles.items():
             self.router.add_peer(node, handle)
+        self._peer_topics(list(self.handles))
         self.threads = [threading.Thread(target=self._pull_loop, args=(node, handle), daemon=True,
                                          name=f"rayka-pull-{node}") for node, handle in self.handles.items()]
         for thread in self.threads:
             thread.start()
+
+    def _peer_topics(self, joined: list[str]) -> None:
+        """Make the topics actors of ``joined`` peers of the driver's and of every other live node's."""
+        from ..patterns import AddPeer
+
+        refs = {node: self.router.ref_for(tuple(self.infos[node]["topics"])) for node in self.live_nodes()}
+        driver = self.system.topics
+        for node in joined:
+            driver.tell(AddPeer(refs[node]))
+            for other, ref in refs.items():
+                if other != node and (other not in joined or other > node):
+                    refs[node].tell(AddPeer(ref))
 
     def _start_node(self, node: str, opts: dict) -> Any:
         """Create the Ray actor of one node runtime (not yet connected)."""
@@ -296,6 +309,7 @@ class ClusterRuntime(Member):
                 self.load[node] = 0
                 self.down.discard(node)
                 event = self.rejoined.setdefault(node, threading.Event())
+            self._peer_topics([node])
             log.warning("rayka: node runtime %s joined again as incarnation %s (pid %s)", node,
                         info["incarnation"], info["pid"])
             event.set()

@@ -186,6 +186,7 @@ class NodeRuntime:
         for node, handle in peers.items():
             self.router.add_peer(node, handle)
         self.router.add_peer("driver", None)
+        self.topics = self.system.topics
         version, names = await registry.join.remote(self.node_id, ray.get_runtime_context().current_actor)
         for name, key in names.items():
             backend.names_changed(version, name, key)
@@ -198,7 +199,8 @@ class NodeRuntime:
         return {"node": self.node_id, "incarnation": self.incarnation, "pid": os.getpid(),
                 "ray_node": ray.get_runtime_context().get_node_id(), "actors": stats["actors"], "statistics": stats,
                 "malformed_batches": self.router.malformed_batches, "pending_asks": self.router.pending_asks,
-                "gpu_ids": [str(g) for g in ray.get_gpu_ids()]}
+                "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
+                "topics": list(self.router.key_of(self.topics))}
 
     async def deliver(self, data: bytes, wait: float = 0.0) -> bytes | None:
         return await self.router.receive_and_reply(data, wait)

@@ -66,7 +66,7 @@ class RemoteCell:
             raise ValueError(f"ask to {self.path}: timeout must be >= 0 or None, got {timeout!r}")
         deadline = None if timeout is None else _monotonic() + timeout
         reply: Reply = Reply(deadline, f"ask to {self.path} on {self.node}", self.router.loop_thread)
-        if self.dead:
+        if self.dead and not self.router.closed:
             reply.set_exception(ActorStopped(f"{self.path} on node {self.node} is gone; the ask was not delivered"))
             return reply
         self.router.send_ask(self, message, reply, deadline)

@@ -232,3 +232,33 @@ class NodeName(rayka.Actor):
 
     def receive(self, message):
         return (self.name, message)
+
+
+class Placer(rayka.Actor):
+    """Spawns from inside a node with any placement form and reports where the actor landed."""
+
+    async def receive(self, message):
+        match message:
+            case ("child", node):
+                child = self.context.spawn(Counter, node=node)
+                return child, await child.ask("pid", timeout=10)
+            case ("top", name, node):
+                ref = self.context.system.spawn(Counter, name=name, node=node)
+                return ref, await ref.ask("pid", timeout=10)
+            case ("lookup", name):
+                return self.context.system.lookup(name)
+            case ("stats", ref):
+                return ref.statistics()
+
+
+class Announcer(rayka.Actor):
+    """Tells ``collector`` the pid of the process it started in, every time it starts."""
+
+    def __init__(self, collector) -> None:
+        self.collector = collector
+
+    def on_start(self) -> None:
+        self.collector.tell(("started", os.getpid()))
+
+    def receive(self, message):
+        return os.getpid()

@@ -16,23 +16,6 @@ from tests.cluster import cluster_actors
 cloudpickle.register_pickle_by_value(cluster_actors)
 
 
-@pytest.fixture(scope="session")
-def ray_cluster():
-    """Two Ray nodes on 127.0.0.1, shut down at the end of the session."""
-    import ray
-    from ray.cluster_utils import Cluster
-
-    cluster = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 2, "node_ip_address": "127.0.0.1", "include_dashboard": False})
-    cluster.add_node(num_cpus=2, node_ip_address="127.0.0.1", resources={"accel": 1})
-    ray.init(address=cluster.address, configure_logging=False)
-    try:
-        yield cluster
-    finally:
-        ray.shutdown()
-        cluster.shutdown()
-
-
 @pytest.fixture(scope="module")
 def cluster_system(ray_cluster):
     """A cluster-mode ActorSystem with 3 node runtimes; the third holds the `accel` resource."""
