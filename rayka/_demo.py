@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .actors import Actor, ActorRef, ActorSystem, OneForOne
-from .actors._supervisor import ChildSpec, Supervisor
+from .actors import ChildSpec, Supervisor
 from .patterns import AsyncConsumer, Drain, GetQueueStatistics, Put, WorkQueue
 
 __all__ = ["DemoResult", "Progress", "run"]

@@ -45,8 +45,8 @@ class CellState(IntEnum):
 
 
 def cell_of(ref: Any) -> Any:
-    """The cell behind a ref: an ``ActorCell`` here, or a backend's stand-in for a remote actor."""
-    return ref._cell
+    """The cell behind a ref: an ``ActorCell`` here, or a backend's stand-in for a remote actor (else ``None``)."""
+    return getattr(ref, "_cell", None)
 
 
 def is_local_cell(cell: Any) -> bool:

@@ -167,7 +167,7 @@ class Router(Receiving):
         cell = self._local_cache.get(path)
         if cell is None or cell.terminated:
             try:
-                cell = self.system.lookup(path)._cell
+                cell = cell_of(self.system.lookup(path))
             except ActorNotFound:
                 self._local_cache.pop(path, None)
                 return None

@@ -71,7 +71,7 @@ __all__ = [
     "UndecodablePayload",
 ]
 
-WIRE_VERSION = 1
+WIRE_VERSION = 2
 """Version of the batch layout; a decoder refuses batches of another version."""
 
 _MAGIC = b"RK"

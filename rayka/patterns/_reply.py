@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .._errors import RaykaError
 from ..actors import DeadLetter
+from ..actors.spi import cell_of
 
 if TYPE_CHECKING:
     from ..actors import ActorContext, ActorRef, Reply
@@ -93,7 +94,7 @@ def _deliver_local(ref: ActorRef, envelope: tuple) -> bool:
 
     A dead or full target fails the reply itself, as a direct ask would.
     """
-    put = getattr(getattr(ref, "_cell", None), "put_envelope", None)
+    put = getattr(cell_of(ref), "put_envelope", None)
     if put is None:  # a ref to another node: ask there and relay the answer
         return False
     put(envelope)
@@ -126,8 +127,7 @@ def refuse(context: ActorContext, message: Any, error: BaseException) -> None:
 
 def mailbox_size(ref: ActorRef) -> int | None:
     """How many messages wait in ``ref``'s mailbox, or ``None`` when that is not known here."""
-    cell = getattr(ref, "_cell", None)
-    mailbox = getattr(cell, "mailbox", None)
+    mailbox = getattr(cell_of(ref), "mailbox", None)
     if mailbox is None:
         return None
     try:
@@ -138,6 +138,5 @@ def mailbox_size(ref: ActorRef) -> int | None:
 
 def tell_function(ref: ActorRef) -> Callable[[Any, Any], None]:
     """The cheapest callable ``f(message, sender)`` that tells ``ref``, for fan-out loops."""
-    cell = getattr(ref, "_cell", None)
-    tell = getattr(cell, "tell", None)
+    tell = getattr(cell_of(ref), "tell", None)
     return tell if tell is not None else ref.tell

@@ -24,6 +24,7 @@ from rayka.cluster._wire import (
     Decoder,
     Encoder,
     MalformedBatch,
+    WIRE_VERSION,
     StreamId,
     UndecodablePayload,
     decode_batch,
@@ -243,7 +244,7 @@ def test_one_bad_message_fails_encode_batch_and_the_encoder_still_works_after() 
     )
 
 
-def frame(body: object, *, version: int = 1) -> bytes:
+def frame(body: object, *, version: int = WIRE_VERSION) -> bytes:
     """Frame any msgpack value the way the encoder frames a batch, valid checksum included."""
     packed = msgpack.packb(body)
     return b"RK" + bytes((version,)) + zlib.crc32(packed).to_bytes(4, "big") + packed
@@ -254,8 +255,8 @@ def frame(body: object, *, version: int = 1) -> bytes:
     [
         b"",
         b"junk",
-        b"RK\x01",
-        b"RK\x01\x00\x00\x00\x00",
+        b"RK" + bytes((WIRE_VERSION,)),
+        b"RK" + bytes((WIRE_VERSION,)) + b"\x00\x00\x00\x00",
         frame([]),
         frame({"a": 1}),
         frame(b"\xc1"),
@@ -283,8 +284,8 @@ def test_malformed_input_raises_malformed_batch_a_transport_error(data: object) 
 
 
 def test_a_wrong_wire_version_is_named_in_the_error() -> None:
-    with pytest.raises(MalformedBatch, match="wire version 2"):
-        decode_batch(frame(["n", 1, 0, []], version=2))
+    with pytest.raises(MalformedBatch, match=f"wire version {WIRE_VERSION + 1}"):
+        decode_batch(frame(["n", 1, 0, []], version=WIRE_VERSION + 1))
 
 
 def test_a_frame_whose_content_is_bad_still_names_its_stream_and_range() -> None:
