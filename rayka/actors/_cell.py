@@ -104,11 +104,6 @@ class ActorCell(Lifecycle, Supervising, ActorContext):
         return self._system
 
     @property
-    def sender(self) -> ActorRef | None:
-        current = self._current
-        return current[1] if current is not None else None
-
-    @property
     def throughput(self) -> int:
         return self.info.throughput or self._system.throughput
 

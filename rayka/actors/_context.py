@@ -63,7 +63,8 @@ class ActorContext:
     @property
     def sender(self) -> ActorRef | None:
         """The sender of the message being handled, when it gave one."""
-        return self._sender  # type: ignore[attr-defined]
+        current = self._current  # type: ignore[attr-defined]
+        return current[1] if current is not None else None
 
     def defer_reply(self) -> Reply | None:
         """Take over the reply of the ask being handled (``None`` for a tell), to answer it later.

@@ -1,4 +1,4 @@
-"""Cluster benchmark: rayka's router against raw Ray calls, in one run on one local Ray instance.
+"""Cluster benchmark: rayka's transport against raw Ray calls, in one run on one local Ray instance.
 
     python -m rayka.bench.cluster [--quick] [--repeat N] [--nodes N] [--pairs K] [--json PATH]
 

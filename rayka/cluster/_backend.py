@@ -1,7 +1,7 @@
 """RayCluster: cluster mode for an ActorSystem, on a local Ray instance or an existing cluster.
 
 The driver is a client node: it spawns actors on node runtimes (async Ray
-actors, each hosting many rayka actors and its own router), sends to them over
+actors, each hosting many rayka actors and its own transport), sends to them over
 ordered batched streams, and pulls what they send back. It also watches the
 node runtimes: when one dies, its actors' watchers get ``Terminated``, asks
 pending on it fail with ``ActorStopped``, and the top-level actors that lived
@@ -24,8 +24,8 @@ from ..actors import Restart
 from ..actors.spi import check_name, loop_of, spawn_top_level
 from ._member import Member, new_uid
 from ._registry import Registry
-from ._remote import set_current_router
-from ._router import Router
+from ._remote import set_current_transport
+from ._transport import Transport
 
 __all__ = ["ClusterRuntime", "RayCluster"]
 
@@ -48,7 +48,7 @@ class RayCluster:
         nodes: how many node runtimes to run, or a list of Ray actor options
             per node runtime (e.g. ``[{}, {"num_gpus": 1}]``).
         num_cpus: CPUs for a local Ray instance (default: Ray's choice).
-        batch_size, max_in_flight: router stream settings.
+        batch_size, max_in_flight: transport stream settings.
         init: extra keyword arguments for ``ray.init``.
         rejoin: a node runtime that died joins again as a new incarnation (its
             actors are restarted elsewhere at once, meanwhile): rayka starts a
@@ -110,11 +110,11 @@ class ClusterRuntime(Member):
             else:
                 ray.init(address=config.address, **config.init)
             self.owns_ray = True
-        self.router = Router(system, "driver", time.time_ns(), batch_size=config.batch_size,
+        self.transport = Transport(system, "driver", time.time_ns(), batch_size=config.batch_size,
                              max_in_flight=config.max_in_flight, put=ray.put)
-        self.router.member = self
-        self.router.respawn = self.respawn
-        set_current_router(self.router)
+        self.transport.member = self
+        self.transport.respawn = self.respawn
+        set_current_transport(self.transport)
         self.closing = False
         self.final_statistics: dict[str, int] | None = None  # the nodes' counters when the system shut down
         self.down: set[str] = set()  # node runtimes this driver declared gone, until they rejoin
@@ -137,7 +137,7 @@ class ClusterRuntime(Member):
         self.infos = dict(zip(self.handles, ray.get([h.connect.remote(self.handles, self.registry, self.node_options)
                                                      for h in self.handles.values()])))
         for node, handle in self.handles.items():
-            self.router.add_peer(node, handle)
+            self.transport.add_peer(node, handle)
         self._peer_topics(list(self.handles))
         self.threads = [threading.Thread(target=self._pull_loop, args=(node, handle), daemon=True,
                                          name=f"rayka-pull-{node}") for node, handle in self.handles.items()]
@@ -148,7 +148,7 @@ class ClusterRuntime(Member):
         """Make the topics actors of ``joined`` peers of the driver's and of every other live node's."""
         from ..patterns import AddPeer
 
-        refs = {node: self.router.ref_for(tuple(self.infos[node]["topics"])) for node in self.live_nodes()}
+        refs = {node: self.transport.ref_for(tuple(self.infos[node]["topics"])) for node in self.live_nodes()}
         driver = self.system.topics
         for node in joined:
             driver.tell(AddPeer(refs[node]))
@@ -194,7 +194,7 @@ class ClusterRuntime(Member):
             raise
         if name is None:
             self.record(key, None, blob, restart_type)
-        return self.router.ref_for(key)
+        return self.transport.ref_for(key)
 
     def _claim(self, key: tuple, name: str, blob: bytes | None, restart: Restart) -> None:
         held = self.ray.get(self.record(key, name, blob, restart))
@@ -278,8 +278,8 @@ class ClusterRuntime(Member):
                 ack = None
                 if result is not None:
                     first_seq, data = result
-                    self.router.receive(data)
-                    self.router.wait_admitted()
+                    self.transport.receive(data)
+                    self.transport.wait_admitted()
                     ack = first_seq
             if self.closing or not self.config.rejoin:
                 return
@@ -301,7 +301,7 @@ class ClusterRuntime(Member):
                 time.sleep(0.2)  # Ray is restarting the actor; ask again shortly
                 continue
             self.handles[node] = handle
-            self.router.rejoin(node, handle)
+            self.transport.rejoin(node, handle)
             for other in self.nodes:
                 self.handles[other].node_up.remote(node, handle)
             with self.lock:
@@ -331,7 +331,7 @@ class ClusterRuntime(Member):
             self.rejoined.setdefault(node, threading.Event()).clear()
         loop, _ = loop_of(self.system)
         down = threading.Event()
-        loop.call_soon_threadsafe(lambda: (self.router.node_down(node, error), down.set()))
+        loop.call_soon_threadsafe(lambda: (self.transport.node_down(node, error), down.set()))
         down.wait(5)
         for other in self.nodes:
             self.handles[other].node_down.remote(node)
@@ -382,7 +382,7 @@ class ClusterRuntime(Member):
                 pass
         for thread in self.threads:
             thread.join(timeout=2)
-        self.router.closed = True
-        set_current_router(None)
+        self.transport.closed = True
+        set_current_transport(None)
         if self.owns_ray:
             ray.shutdown()

@@ -56,10 +56,10 @@ class _ThreadWaiter:
 
 
 class Member:
-    """Mixin of the driver's and the node runtimes' backends (``self.system``, ``self.router``, ...)."""
+    """Mixin of the driver's and the node runtimes' backends (``self.system``, ``self.transport``, ...)."""
 
     system: Any
-    router: Any
+    transport: Any
     node_id: str
     registry: Any
     node_options: dict[str, dict]
@@ -74,7 +74,7 @@ class Member:
     def is_live(self, node: str) -> bool:
         if node == self.node_id:
             return True
-        peer = self.router.peers.get(node)
+        peer = self.transport.peers.get(node)
         return peer is not None and peer.alive and peer.handle is not None
 
     def place(self, node: Any, default: str | None = None) -> str:
@@ -128,7 +128,7 @@ class Member:
             name = system.auto_name()
         blob = _dumps(cls, (cls, args, kwargs, name, mailbox, restart_type))
         path = parent.path.rstrip("/") + "/" + name
-        child = RemoteChild(self.router, target, path, parent, restart_type, blob,
+        child = RemoteChild(self.transport, target, path, parent, restart_type, blob,
                             getattr(cls, "shutdown_timeout", None))
         add_child(parent, name, child)
         self._send_spawn(child, target, _class_name(cls))
@@ -138,9 +138,9 @@ class Member:
         parent = child.parent_cell
         child.node = target
         child.uid = new_uid()
-        self.router.remote_children[(target, child.path)] = child
+        self.transport.remote_children[(target, child.path)] = child
         self.counted(target)
-        self.router.send_record(target, (child.path, self.node_id, Kind.SPAWN,
+        self.transport.send_record(target, (child.path, self.node_id, Kind.SPAWN,
                                          [child.blob, parent.path, parent.uid, child.uid, class_name], None))
 
     def respawn(self, child: RemoteChild, error: BaseException) -> None:
@@ -150,7 +150,7 @@ class Member:
             child.gone(RaykaError(f"{child.path} cannot be restarted: no other node runtime is alive"))
             return
         old = child.node
-        self.router.remote_children.pop((old, child.path), None)
+        self.transport.remote_children.pop((old, child.path), None)
         self._send_spawn(child, min(others, key=lambda n: self.load.get(n, 0)), "?")
         child.dead = False
         child.state = 0
@@ -174,30 +174,30 @@ class Member:
                 spawn_top_level(self.system, cls, args, kwargs, name, mailbox, restart, uid=uid)
             except Exception as error:  # noqa: BLE001
                 self._spawn_failed(origin, path, None, uid, error)
-            self.router.release_early(path)
+            self.transport.release_early(path)
             return
-        parent = RemoteParent(self.router, origin, parent_path, parent_uid)
+        parent = RemoteParent(self.transport, origin, parent_path, parent_uid)
         system = self.system
         try:
             cell = system.make_cell(parent, name, system.class_info(cls), args, kwargs, mailbox, restart, uid)
-            self.router.hosted[cell.path] = cell
+            self.transport.hosted[cell.path] = cell
             cell.start()
         except Exception as error:  # noqa: BLE001 - reported to the parent, whose strategy sees it gone
-            self.router.hosted.pop(path, None)
+            self.transport.hosted.pop(path, None)
             self._spawn_failed(origin, path, parent_path, uid, error)
-            self.router.release_early(path)
+            self.transport.release_early(path)
             return
         with system.lock:
             system.started += 1
-        self.router.release_early(path)
+        self.transport.release_early(path)
 
     def _spawn_failed(self, origin: str, path: str, parent_path: str | None, uid: int, error: BaseException) -> None:
-        self.router.ended_here(path)
+        self.transport.ended_here(path)
         log.error("rayka: node %s could not start %s: %r", self.node_id, path, error)
         if parent_path is None:
             self.registry.remove.remote([self.node_id, path, uid])
             return
-        RemoteParent(self.router, origin, parent_path, 0).report_gone(path, uid, error)
+        RemoteParent(self.transport, origin, parent_path, 0).report_gone(path, uid, error)
 
     # -- top-level actors and names ----------------------------------------------
     def record(self, key: tuple, name: str | None, blob: bytes | None, restart: Restart,
@@ -207,12 +207,12 @@ class Member:
                                         list(replacing) if replacing is not None else None)
 
     def actor_terminated(self, cell: Any) -> None:
-        self.router.ended_here(cell.path)
+        self.transport.ended_here(cell.path)
         if self.registry is not None and not self.stopping:
             self.registry.remove.remote([self.node_id, cell.path, cell.uid])
 
     def known_dead(self, key: tuple) -> bool:
-        return key in self.router.dead_keys or key[0] in self.router.dead_nodes
+        return key in self.transport.dead_keys or key[0] in self.transport.dead_nodes
 
     def ref_for_name(self, key: Any) -> ActorRef | None:
         if key is None:
@@ -220,7 +220,7 @@ class Member:
         key = tuple(key)
         if self.known_dead(key):
             return None
-        return self.router.ref_for(key)
+        return self.transport.ref_for(key)
 
     # -- refs and waiting ------------------------------------------------------------
     def reduce_ref(self, cell: Any) -> tuple:
@@ -234,10 +234,10 @@ class Member:
             loop.call_soon_threadsafe(lambda: cell.termination_future().add_done_callback(lambda _: done.set()))
             return done.wait(timeout)
         waiter = _ThreadWaiter()
-        loop.call_soon_threadsafe(self.router.watch, cell, waiter)
+        loop.call_soon_threadsafe(self.transport.watch, cell, waiter)
         if waiter.event.wait(timeout):
             return True
-        loop.call_soon_threadsafe(self.router.unwatch, cell, waiter)
+        loop.call_soon_threadsafe(self.transport.unwatch, cell, waiter)
         return False
 
 

@@ -19,8 +19,8 @@ from ..actors import ActorRef, ActorSystem, DeadLetter, Restart
 from ..actors.spi import check_name, loop_of, spawn_top_level, tree_of
 from ._kinds import Kind
 from ._member import Member, new_uid, not_importable
-from ._remote import set_current_router
-from ._router import Router
+from ._remote import set_current_transport
+from ._transport import Transport
 
 __all__ = ["NodeBackend", "NodeRuntime"]
 
@@ -50,11 +50,11 @@ class NodeBackend(Member):
         self.names: dict[str, tuple] = {}
         self.names_version: dict[str, int] = {}
         settings = runtime.settings
-        self.router = Router(system, self.node_id, runtime.incarnation, batch_size=settings.get("batch_size", 1000),
+        self.transport = Transport(system, self.node_id, runtime.incarnation, batch_size=settings.get("batch_size", 1000),
                              max_in_flight=settings.get("max_in_flight", 4),
                              large_payload=settings.get("large_payload", 1 << 20), put=ray.put)
-        self.router.member = self
-        self.router.respawn = self.respawn
+        self.transport.member = self
+        self.transport.respawn = self.respawn
         system.dead_letters.subscribe(self._forward_dead_letter)
 
     # -- the backend contract ----------------------------------------------------
@@ -79,10 +79,10 @@ class NodeBackend(Member):
         blob = cloudpickle.dumps((cls, args, kwargs, name, mailbox, restart_type))
         key = (target, "/user/" + name, uid)
         self.counted(target)
-        self.router.send_record(target, (key[1], self.node_id, Kind.SPAWN,
+        self.transport.send_record(target, (key[1], self.node_id, Kind.SPAWN,
                                          [blob, None, 0, uid, f"{cls.__module__}.{cls.__qualname__}"], None))
         self._recorded(key, name, blob, restart_type, None)
-        return self.router.ref_for(key)
+        return self.transport.ref_for(key)
 
     def _recorded(self, key: tuple, name: str | None, blob: bytes | None, restart: Restart, ref: Any) -> None:
         """Register a top-level actor; if the registry says its name was taken meanwhile, stop it."""
@@ -98,7 +98,7 @@ class NodeBackend(Member):
                 return
             if held is not None:
                 self.system.dead_letters.publish(DeadLetter(None, None, key[1], "name taken"))
-                target = ref if ref is not None else self.router.ref_for(key)
+                target = ref if ref is not None else self.transport.ref_for(key)
                 loop.call_soon_threadsafe(target.stop)
 
         call.future().add_done_callback(checked)
@@ -137,21 +137,21 @@ class NodeBackend(Member):
 
     def _forward_dead_letter(self, letter: DeadLetter) -> None:
         """Every dead letter of this node also goes to the driver, which sees the whole cluster."""
-        router = self.router
-        if router.closed or router.peers.get("driver") is None:
+        transport = self.transport
+        if transport.closed or transport.peers.get("driver") is None:
             return
-        sender = list(router.key_of(letter.sender)) if letter.sender is not None else None
+        sender = list(transport.key_of(letter.sender)) if letter.sender is not None else None
         try:
-            data = router.encoder.encode_record(letter.recipient, sender, Kind.DEAD_LETTER,
+            data = transport.encoder.encode_record(letter.recipient, sender, Kind.DEAD_LETTER,
                                                 [letter.reason, letter.message], None)
         except Exception:  # noqa: BLE001 - the message cannot travel: its repr can
-            data = router.encoder.encode_record(letter.recipient, sender, Kind.DEAD_LETTER,
+            data = transport.encoder.encode_record(letter.recipient, sender, Kind.DEAD_LETTER,
                                                 [letter.reason, repr(letter.message)[:500]], None)
-        router.push("driver", data)
+        transport.push("driver", data)
 
 
 class NodeRuntime:
-    """A Ray actor that runs an embedded rayka node and its router.
+    """A Ray actor that runs an embedded rayka node and its transport.
 
     Created by :class:`rayka.cluster.RayCluster`; users never call it directly.
     """
@@ -181,11 +181,11 @@ class NodeRuntime:
                                   shutdown_timeout=settings.get("shutdown_timeout", 5.0),
                                   loop=asyncio.get_running_loop(), cluster=_NodeCluster(self))
         backend = self.backend = self.system.cluster
-        self.router = backend.router
-        set_current_router(self.router)
+        self.transport = backend.transport
+        set_current_transport(self.transport)
         for node, handle in peers.items():
-            self.router.add_peer(node, handle)
-        self.router.add_peer("driver", None)
+            self.transport.add_peer(node, handle)
+        self.transport.add_peer("driver", None)
         self.topics = self.system.topics
         version, names = await registry.join.remote(self.node_id, ray.get_runtime_context().current_actor)
         for name, key in names.items():
@@ -198,15 +198,15 @@ class NodeRuntime:
         stats = self.system.statistics()
         return {"node": self.node_id, "incarnation": self.incarnation, "pid": os.getpid(),
                 "ray_node": ray.get_runtime_context().get_node_id(), "actors": stats["actors"], "statistics": stats,
-                "malformed_batches": self.router.malformed_batches, "pending_asks": self.router.pending_asks,
+                "malformed_batches": self.transport.malformed_batches, "pending_asks": self.transport.pending_asks,
                 "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
-                "topics": list(self.router.key_of(self.topics))}
+                "topics": list(self.transport.key_of(self.topics))}
 
     async def deliver(self, data: bytes, wait: float = 0.0) -> bytes | None:
-        return await self.router.receive_and_reply(data, wait)
+        return await self.transport.receive_and_reply(data, wait)
 
     async def pull(self, ack: int | None, wait: float) -> Any:
-        return await self.router.pull("driver", ack, wait)
+        return await self.transport.pull("driver", ack, wait)
 
     def spawn(self, blob: bytes, uid: int, class_name: str) -> tuple[str, int]:
         """Host a top-level actor placed here by the driver (errors raise back to the driver's spawn)."""
@@ -218,7 +218,7 @@ class NodeRuntime:
         return ref.path, uid
 
     def statistics_of(self, path: str, uid: int) -> Any:
-        cell = self.router._local(path)
+        cell = self.transport._local(path)
         if cell is None or cell.uid != uid:
             raise RaykaError(f"no actor at {path} on node {self.node_id}: it has stopped")
         return cell.mailbox.statistics()
@@ -232,15 +232,15 @@ class NodeRuntime:
 
     def node_up(self, node: str, handle: Any) -> None:
         """A node runtime that Ray restarted joined again: open fresh streams to its new incarnation."""
-        loop_of(self.system)[0].call_soon_threadsafe(self.router.rejoin, node, handle)
+        loop_of(self.system)[0].call_soon_threadsafe(self.transport.rejoin, node, handle)
 
     def node_down(self, node: str) -> None:
-        loop_of(self.system)[0].call_soon_threadsafe(self.router.node_down, node, None)
+        loop_of(self.system)[0].call_soon_threadsafe(self.transport.node_down, node, None)
 
     async def shutdown(self) -> bool:
         if self.backend is not None:
             self.backend.stopping = True
-        for cell in list(self.router.hosted.values()):
+        for cell in list(self.transport.hosted.values()):
             cell.request_stop()
         return await self.system.shutdown_async(timeout=10)
 

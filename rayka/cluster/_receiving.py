@@ -1,4 +1,4 @@
-"""The receiving half of the router: batches in, records to local mailboxes, replies back.
+"""The receiving half of the transport: batches in, records to local mailboxes, replies back.
 
 A batch carrying asks waits a few milliseconds for their replies and returns
 them as the Ray call's result (one Ray round trip per fast ask); slower
@@ -30,15 +30,15 @@ FAILED, SIGNAL = Op.FAILED, Op.SIGNAL
 class RemoteWatcher:
     """Stands in, on the watched actor's node, for the watchers on another node."""
 
-    __slots__ = ("router", "node")
+    __slots__ = ("transport", "node")
 
-    def __init__(self, router: Any, node: str) -> None:
-        self.router = router
+    def __init__(self, transport: Any, node: str) -> None:
+        self.transport = transport
         self.node = node
 
     def post_system(self, op: int, signal: Any) -> None:
         if op == SIGNAL:
-            self.router.send_record(self.node, (None, None, TERMINATED, list(self.router.key_of(signal.ref)), None))
+            self.transport.send_record(self.node, (None, None, TERMINATED, list(self.transport.key_of(signal.ref)), None))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RemoteWatcher) and other.node == self.node
@@ -48,7 +48,7 @@ class RemoteWatcher:
 
 
 class Receiving:
-    """Mixin of :class:`~rayka.cluster._router.Router`: what arrives from other nodes."""
+    """Mixin of :class:`~rayka.cluster._transport.Transport`: what arrives from other nodes."""
 
     async def receive_and_reply(self, data: bytes, wait: float) -> bytes | None:
         """Deliver one batch and, for the asks in it, wait up to ``wait`` s to return their replies inline.

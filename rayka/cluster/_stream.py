@@ -1,6 +1,6 @@
 """Ordered, flow-controlled streams of messages between two nodes.
 
-Pure bookkeeping: no Ray, no asyncio, no threads. The router owns one
+Pure bookkeeping: no Ray, no asyncio, no threads. The transport owns one
 :class:`OutboundStream` per peer node and one :class:`InboundStreams` per
 node, and drives them from its event loop (they are not thread-safe).
 

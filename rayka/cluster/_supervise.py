@@ -20,7 +20,7 @@ from ._kinds import DIRECTIVE_CODES, Kind
 from ._remote import RemoteCell
 
 if TYPE_CHECKING:
-    from ._router import Router
+    from ._transport import Transport
 
 __all__ = ["RemoteChild", "RemoteParent"]
 
@@ -45,9 +45,9 @@ class RemoteChild(RemoteCell):
 
     __slots__ = ("parent_cell", "state", "restart_type", "_record", "info", "blob", "waiters", "_sys")
 
-    def __init__(self, router: Router, node: str, path: str, parent: Any, restart_type: Any, blob: bytes,
+    def __init__(self, transport: Transport, node: str, path: str, parent: Any, restart_type: Any, blob: bytes,
                  shutdown_timeout: float | None) -> None:
-        super().__init__(router, node, path, 0)
+        super().__init__(transport, node, path, 0)
         self.parent_cell = parent
         self.state = RUNNING
         self.restart_type = restart_type
@@ -71,16 +71,16 @@ class RemoteChild(RemoteCell):
     def post_system(self, op: int, arg: Any = None) -> None:
         if self.state == TERMINATED:
             return
-        if self.router._peer(self.node) is None:  # its node is gone
+        if self.transport._peer(self.node) is None:  # its node is gone
             if op == RESTART:
-                self.router.respawn(self, arg)
+                self.transport.respawn(self, arg)
             elif op in (STOP, STOP_FAILED):
                 self.gone(arg if op == STOP_FAILED else None)
             return
         error = arg if op in (RESTART, STOP_FAILED) else None
         if op in (RESTART, RESUME):
             self.state = RUNNING
-        self.router.send_record(self.node, (self.path, self.router.node_id, Kind.DIRECTIVE,
+        self.transport.send_record(self.node, (self.path, self.transport.node_id, Kind.DIRECTIVE,
                                             [DIRECTIVE_CODES[Op(op)], self.uid, error], None))
 
     def request_stop(self) -> None:
@@ -90,7 +90,7 @@ class RemoteChild(RemoteCell):
         return False
 
     def termination_future(self) -> Any:
-        future = self.router.loop.create_future()
+        future = self.transport.loop.create_future()
         if self.state == TERMINATED:
             future.set_result(None)
         else:
@@ -106,7 +106,7 @@ class RemoteChild(RemoteCell):
             return
         self.state = TERMINATED
         self.dead = True
-        self.router.remote_children.pop((self.node, self.path), None)
+        self.transport.remote_children.pop((self.node, self.path), None)
         parent = self.parent_cell
         parent.child_gone(self)
         if failure is not None:
@@ -115,7 +115,7 @@ class RemoteChild(RemoteCell):
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
-        self.router._terminated(self.key)
+        self.transport._terminated(self.key)
 
     def node_died(self, node: str) -> None:
         """Report the loss of the child's node to the parent as the child's failure."""
@@ -126,10 +126,10 @@ class RemoteChild(RemoteCell):
 class RemoteParent:
     """A parent on another node, as its child sees it."""
 
-    __slots__ = ("router", "node", "path", "uid", "_children", "state", "instance")
+    __slots__ = ("transport", "node", "path", "uid", "_children", "state", "instance")
 
-    def __init__(self, router: Router, node: str, path: str, uid: int) -> None:
-        self.router = router
+    def __init__(self, transport: Transport, node: str, path: str, uid: int) -> None:
+        self.transport = transport
         self.node = node
         self.path = path
         self.uid = uid
@@ -143,8 +143,8 @@ class RemoteParent:
             self._send(Kind.CHILD_FAILED, child.path, child.uid, error)
 
     def child_gone(self, child: Any) -> None:
-        self.router.hosted.pop(child.path, None)
-        self.router.ended_here(child.path)
+        self.transport.hosted.pop(child.path, None)
+        self.transport.ended_here(child.path)
         self._send(Kind.CHILD_GONE, child.path, child.uid, child.failure)
 
     def report_gone(self, path: str, uid: int, error: BaseException | None) -> None:
@@ -152,10 +152,10 @@ class RemoteParent:
         self._send(Kind.CHILD_GONE, path, uid, error)
 
     def _send(self, kind: int, path: str, uid: int, error: BaseException | None) -> None:
-        record = (self.path, self.router.node_id, kind, [path, uid, error], None)
+        record = (self.path, self.transport.node_id, kind, [path, uid, error], None)
         try:
-            data = self.router.encoder.encode_record(*record)
+            data = self.transport.encoder.encode_record(*record)
         except SerializationError:
-            record = (self.path, self.router.node_id, kind, [path, uid, RaykaError(repr(error))], None)
-            data = self.router.encoder.encode_record(*record)
-        self.router.push(self.node, data)
+            record = (self.path, self.transport.node_id, kind, [path, uid, RaykaError(repr(error))], None)
+            data = self.transport.encoder.encode_record(*record)
+        self.transport.push(self.node, data)

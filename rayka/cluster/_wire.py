@@ -1,6 +1,6 @@
 """The wire format for batches of messages between nodes.
 
-One import for the router: the layout and its rules are described in
+One import for the transport: the layout and its rules are described in
 :mod:`rayka.cluster._wire_format`, encoding in :mod:`rayka.cluster._wire_encode`,
 decoding in :mod:`rayka.cluster._wire_decode`.
 

@@ -112,7 +112,7 @@ class Encoder:
         Args:
             target: The receiving actor's path or id (str or int).
             sender: The sending actor's path, or ``None``.
-            kind: A non-negative int chosen by the router.
+            kind: A non-negative int chosen by the transport.
             payload: The message.
             reply_id: The id of the ask awaiting a reply, or ``None``.
 

@@ -16,7 +16,7 @@ five-element array::
     [target, sender, kind, payload, reply_id]
 
 ``target`` is the receiving actor's path or id, ``sender`` the sending actor's
-path or ``None``, ``kind`` a non-negative int chosen by the router (user
+path or ``None``, ``kind`` a non-negative int chosen by the transport (user
 message, system message, reply, ...), ``payload`` the message and
 ``reply_id`` the id of the ask waiting for a reply, or ``None``. Decoded
 records are lists in that layout; index them with :data:`TARGET`,

@@ -60,15 +60,15 @@ def test_the_driver_reads_a_remote_refs_statistics_and_the_whole_tree(cluster_sy
 
 def test_timed_out_asks_to_remote_actors_leave_no_pending_entries(cluster_system):
     stuck = cluster_system.spawn(Stuck, node=1)
-    router = cluster_system.cluster.router
+    transport = cluster_system.cluster.transport
     replies = [stuck.ask(i, timeout=0.05) for i in range(2_000)]
     for reply in replies:
         with pytest.raises(rayka.AskTimeout):
             reply.result()
     deadline = time.monotonic() + 10
-    while router.pending_asks and time.monotonic() < deadline:
-        threading.Event().wait(0.1)  # the router sweeps expired asks every half second
-    assert router.pending_asks == 0
+    while transport.pending_asks and time.monotonic() < deadline:
+        threading.Event().wait(0.1)  # the transport sweeps expired asks every half second
+    assert transport.pending_asks == 0
 
 
 def test_a_class_the_nodes_cannot_import_raises_a_clear_error(cluster_system, tmp_path):

@@ -17,7 +17,7 @@ from rayka.cluster._stream import (
     StreamFull,
     StreamId,
 )
-from rayka.cluster._wire import PAYLOAD, Decoder, Encoder, MalformedBatch, decode_batch, encode_batch
+from rayka.cluster._wire import PAYLOAD, WIRE_VERSION, Decoder, Encoder, MalformedBatch, decode_batch, encode_batch
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -241,7 +241,7 @@ def test_malformed_batches_are_counted_reported_and_skipped_when_their_range_is_
     later = encode_batch(SID, 1, [("/user/a", None, 0, "later", None)])
     assert streams.receive(later) == []
     body = msgpack.packb([SID.node, SID.incarnation, 0, [["/user/a", None]]])
-    bad = b"RK\x01" + zlib.crc32(body).to_bytes(4, "big") + body  # a valid frame, bad content
+    bad = b"RK" + bytes((WIRE_VERSION,)) + zlib.crc32(body).to_bytes(4, "big") + body  # a valid frame, bad content
     released = streams.receive(bad)
     assert [r[PAYLOAD] for r in released] == ["later"]
     assert streams.receive(b"\x00garbage") == []

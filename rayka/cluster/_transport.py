@@ -1,4 +1,4 @@
-"""The router of one node: ordered, batched, bounded streams to every other node.
+"""The transport of one node: ordered, batched, bounded streams to every other node.
 
 Each pair of nodes has one :class:`OutboundStream`: records are encoded one by
 one at ``tell`` (so a bad message fails there, with ``SerializationError``),
@@ -30,7 +30,7 @@ from ._receiving import Receiving
 from ._remote import RemoteCell
 from ._wire import Decoder, Encoder, StreamId
 
-__all__ = ["Router"]
+__all__ = ["Transport"]
 
 log = logging.getLogger("rayka.cluster")
 TELL, ASK, STOP, WATCH = Kind.TELL, Kind.ASK, Kind.STOP, Kind.WATCH
@@ -57,11 +57,11 @@ class Peer:
         self.ask_seqs: deque[int] = deque()  # sequence numbers of asks not yet sent
 
 
-class Router(Receiving):
+class Transport(Receiving):
     """Delivers records between this node and its peers.
 
     Args:
-        system: this node's embedded actor system (its loop runs the router).
+        system: this node's embedded actor system (its loop runs the transport).
         node_id: this node's id; ``incarnation`` tells restarts apart.
         batch_size: most records in one batch; ``max_in_flight``: unacknowledged batches per peer.
         large_payload: batches above this many bytes travel through Ray's object store.
