@@ -331,7 +331,12 @@ class ClusterRuntime(Member):
             self.rejoined.setdefault(node, threading.Event()).clear()
         loop, _ = loop_of(self.system)
         down = threading.Event()
-        loop.call_soon_threadsafe(lambda: (self.transport.node_down(node, error), down.set()))
+
+        def mark_down() -> None:
+            self.transport.node_down(node, error)
+            down.set()
+
+        loop.call_soon_threadsafe(mark_down)
         down.wait(5)
         for other in self.nodes:
             self.handles[other].node_down.remote(node)

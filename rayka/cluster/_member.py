@@ -20,7 +20,7 @@ import cloudpickle
 
 from .._errors import ClassNotImportable, RaykaError
 from ..actors import ActorRef, Restart
-from ..actors.spi import add_child, cell_of, check_name, is_local_cell, loop_of, spawn_top_level
+from ..actors.spi import CellState, add_child, cell_of, check_name, is_local_cell, loop_of, spawn_top_level
 from ._kinds import Kind
 from ._remote import RemoteCell, rebuild_ref
 from ._supervise import RemoteChild, RemoteParent
@@ -153,7 +153,7 @@ class Member:
         self.transport.remote_children.pop((old, child.path), None)
         self._send_spawn(child, min(others, key=lambda n: self.load.get(n, 0)), "?")
         child.dead = False
-        child.state = 0
+        child.state = CellState.RUNNING
         self.system.count("restarts")
 
     def host_spawn(self, origin: str, path: str, payload: list) -> None:

@@ -27,7 +27,7 @@ class RemoteCell:
     """Routes what its ref is asked to do to the actor's node."""
 
     __slots__ = ("transport", "node", "path", "uid", "name", "dead", "ref", "__weakref__")
-    parent_cell = None
+    parent_cell: Any = None
 
     def __init__(self, transport: Transport, node: str, path: str, uid: int) -> None:
         from ..actors import ActorRef
@@ -38,7 +38,7 @@ class RemoteCell:
         self.uid = uid
         self.name = path.rsplit("/", 1)[-1]
         self.dead = False
-        self.ref = ActorRef(self)  # type: ignore[arg-type]
+        self.ref: Any = ActorRef(self)  # type: ignore[arg-type]
 
     @property
     def key(self) -> RefKey:
