@@ -174,6 +174,9 @@ def run(quick: bool = False, repeat: int = 3, nodes: int = 2, pairs: int = 1,
         report["tell_vs_one_ray_call_per_message"] = report["tell_across_nodes_msgs_per_s"] / per_call
     if rtt:
         report["ask_from_driver_vs_raw_driver_call"] = report["ask_from_driver_median_us"] / rtt
+    if report["raw_ray_msgpack_batches_msgs_per_s"]:
+        report["tell_vs_msgpack_batch_ceiling"] = (
+            report["tell_across_nodes_msgs_per_s"] / report["raw_ray_msgpack_batches_msgs_per_s"])
     report["ask_across_nodes_vs_raw_actor_to_actor_call"] = (
         report["ask_across_nodes_median_us"] / report["raw_ray_actor_to_actor_call_median_us"])
     return report
@@ -183,7 +186,7 @@ def _table(report: dict) -> str:
     lines = [f"{'case':48} {'figure':>14}"]
     for key, value in report.items():
         if isinstance(value, float):
-            lines.append(f"{key:48} {value:>14,.1f}")
+            lines.append(f"{key:48} {value:>14,.2f}" if value < 10 else f"{key:48} {value:>14,.1f}")
     return "\n".join(lines)
 
 

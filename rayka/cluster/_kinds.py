@@ -7,14 +7,14 @@ The core's own op numbers never travel: :data:`DIRECTIVE_CODES` maps them.
 
 from __future__ import annotations
 
-from enum import IntEnum
-
 from ..actors.spi import Op
 
 __all__ = ["Kind", "DIRECTIVE_CODES", "DIRECTIVE_OPS"]
 
 
-class Kind(IntEnum):
+class Kind:
+    """Record kinds: plain ints (msgpack packs them natively; an ``IntEnum`` would take the slow path)."""
+
     TELL = 0
     ASK = 1
     REPLY_OK = 2
@@ -31,4 +31,4 @@ class Kind(IntEnum):
 
 # directive wire codes (payload[0] of a DIRECTIVE record)
 DIRECTIVE_CODES = {Op.RESUME: 1, Op.RESTART: 2, Op.STOP: 3, Op.STOP_FAILED: 4}
-DIRECTIVE_OPS = {code: op for op, code in DIRECTIVE_CODES.items()}
+DIRECTIVE_OPS = {code: int(op) for op, code in DIRECTIVE_CODES.items()}

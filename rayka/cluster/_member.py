@@ -153,7 +153,7 @@ class Member:
         self.transport.remote_children.pop((old, child.path), None)
         self._send_spawn(child, min(others, key=lambda n: self.load.get(n, 0)), "?")
         child.dead = False
-        child.state = CellState.RUNNING
+        child.state = int(CellState.RUNNING)
         self.system.count("restarts")
 
     def host_spawn(self, origin: str, path: str, payload: list) -> None:

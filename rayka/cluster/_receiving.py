@@ -24,7 +24,7 @@ __all__ = ["Receiving", "RemoteWatcher"]
 log = logging.getLogger("rayka.cluster")
 TELL, ASK, REPLY_OK, REPLY_ERROR, STOP, WATCH, TERMINATED = (Kind.TELL, Kind.ASK, Kind.REPLY_OK, Kind.REPLY_ERROR,
                                                             Kind.STOP, Kind.WATCH, Kind.TERMINATED)
-FAILED, SIGNAL = Op.FAILED, Op.SIGNAL
+FAILED, SIGNAL = int(Op.FAILED), int(Op.SIGNAL)
 
 
 class RemoteWatcher:

@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 __all__ = ["RemoteChild", "RemoteParent"]
 
 log = logging.getLogger("rayka.cluster")
-FAILED, RESTART, RESUME, SIGNAL, STOP, STOP_FAILED = Op.FAILED, Op.RESTART, Op.RESUME, Op.SIGNAL, Op.STOP, Op.STOP_FAILED
-RUNNING, TERMINATED = CellState.RUNNING, CellState.TERMINATED
+FAILED, RESTART, RESUME, SIGNAL, STOP, STOP_FAILED = (int(op) for op in (Op.FAILED, Op.RESTART, Op.RESUME,
+                                                                    Op.SIGNAL, Op.STOP, Op.STOP_FAILED))
+RUNNING, TERMINATED = int(CellState.RUNNING), int(CellState.TERMINATED)
 
 
 class _Info:

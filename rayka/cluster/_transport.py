@@ -34,7 +34,7 @@ __all__ = ["Transport"]
 
 log = logging.getLogger("rayka.cluster")
 TELL, ASK, STOP, WATCH = Kind.TELL, Kind.ASK, Kind.STOP, Kind.WATCH
-SIGNAL = Op.SIGNAL
+SIGNAL = int(Op.SIGNAL)
 _get_ident = threading.get_ident
 _DEAD_KEYS = 10_000  # terminated actors remembered, so a lookup right after their end finds nothing
 
