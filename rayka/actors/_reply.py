@@ -34,7 +34,7 @@ class Reply(Generic[T]):
         42
     """
 
-    __slots__ = ("_latch", "_state", "_value", "_callbacks", "_deadline", "_what", "_loop_thread")
+    __slots__ = ("_latch", "_state", "_value", "_callbacks", "_deadline", "_what", "_loop_thread", "_assist")
 
     def __init__(self, deadline: float | None = None, what: str = "ask", loop_thread: int | None = None) -> None:
         self._latch = threading.Lock()
@@ -45,6 +45,7 @@ class Reply(Generic[T]):
         self._deadline = deadline
         self._what = what
         self._loop_thread = loop_thread
+        self._assist: Callable[[float | None], None] | None = None  # fetches the reply on the waiting thread
 
     # -- resolving -------------------------------------------------------
     def _resolve(self, state: int, value: Any) -> bool:
@@ -100,6 +101,13 @@ class Reply(Generic[T]):
             if self._deadline is not None:
                 left = max(0.0, self._deadline - _monotonic())
                 wait = left if wait is None else min(wait, left)
+            assist = self._assist
+            if assist is not None:
+                self._assist = None
+                started = _monotonic()
+                assist(wait)
+                if wait is not None:
+                    wait = max(0.0, wait - (_monotonic() - started))
             if self._latch.acquire(timeout=-1 if wait is None else wait):
                 self._latch.release()
             elif self._deadline is not None and _monotonic() >= self._deadline:

@@ -20,7 +20,7 @@ from ._signals import ChildFailed, DeadLetter, Terminated
 
 __all__ = [
     "ActorCell", "CellState", "ChildFailed", "DeadLetter", "Op", "Reply", "Terminated", "add_child", "cell_of",
-    "check_name", "is_local_cell", "loop_of", "pause_current_actor", "reply_outcome", "resume_actor",
+    "check_name", "is_local_cell", "loop_of", "pause_current_actor", "reply_outcome", "resume_actor", "set_assist",
     "spawn_top_level", "top_level_cells", "tree_of",
 ]
 
@@ -97,6 +97,11 @@ def reply_outcome(reply: Reply) -> tuple[bool, Any]:
     if state == _ERROR:
         return False, reply._value
     raise RuntimeError("reply_outcome() needs a resolved reply")
+
+
+def set_assist(reply: Reply, assist: Any) -> None:
+    """Let a thread that blocks in ``reply.result(timeout)`` first call ``assist(timeout)`` to fetch the reply."""
+    reply._assist = assist
 
 
 def pause_current_actor(system: Any) -> tuple[Any, asyncio.Future] | None:

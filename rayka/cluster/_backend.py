@@ -111,7 +111,7 @@ class ClusterRuntime(Member):
                 ray.init(address=config.address, **config.init)
             self.owns_ray = True
         self.transport = Transport(system, "driver", time.time_ns(), batch_size=config.batch_size,
-                             max_in_flight=config.max_in_flight, put=ray.put)
+                             max_in_flight=config.max_in_flight, put=ray.put, get=ray.get)
         self.transport.member = self
         self.transport.respawn = self.respawn
         set_current_transport(self.transport)

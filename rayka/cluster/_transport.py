@@ -22,7 +22,9 @@ from typing import Any, Callable
 
 from .._errors import ActorNotFound, ActorStopped, AskTimeout, MailboxFull, SerializationError, SystemClosed
 from ..actors import ActorRef
-from ..actors.spi import DeadLetter, Op, Reply, Terminated, cell_of, loop_of, pause_current_actor, resume_actor
+from ..actors.spi import (
+    DeadLetter, Op, Reply, Terminated, cell_of, loop_of, pause_current_actor, resume_actor, set_assist,
+)
 from ._inbound import InboundStreams
 from ._kinds import Kind
 from ._outbound import OutboundStream
@@ -37,6 +39,18 @@ TELL, ASK, STOP, WATCH = Kind.TELL, Kind.ASK, Kind.STOP, Kind.WATCH
 SIGNAL = int(Op.SIGNAL)
 _get_ident = threading.get_ident
 _DEAD_KEYS = 10_000  # terminated actors remembered, so a lookup right after their end finds nothing
+
+
+class _Sent:
+    """A batch in flight: acknowledged once, by whichever thread sees its Ray call finish first."""
+
+    __slots__ = ("peer", "first_seq", "lock", "done")
+
+    def __init__(self, peer: Peer, first_seq: int) -> None:
+        self.peer = peer
+        self.first_seq = first_seq
+        self.lock = threading.Lock()
+        self.done = False
 
 
 class Peer:
@@ -68,7 +82,8 @@ class Transport(Receiving):
     """
 
     def __init__(self, system: Any, node_id: str, incarnation: int, *, batch_size: int = 1000,
-                 max_in_flight: int = 4, large_payload: int = 1 << 20, put: Callable[[bytes], Any] | None = None) -> None:
+                 max_in_flight: int = 4, large_payload: int = 1 << 20, put: Callable[[bytes], Any] | None = None,
+                 get: Callable[..., Any] | None = None) -> None:
         self.system = system
         self.node_id = node_id
         self.stream_id = StreamId(node_id, incarnation)
@@ -77,6 +92,7 @@ class Transport(Receiving):
         self.max_in_flight = max_in_flight
         self.large_payload = large_payload
         self._put = put
+        self._get = get
         self.encoder = Encoder(encode_hook=self._encode_ref)
         self.decoder = Decoder(decode_hook=self._decode_ref)
         self.inbound = InboundStreams(self.decoder.decode_batch, on_malformed=self._malformed)
@@ -199,7 +215,7 @@ class Transport(Receiving):
         if deadline is not None and not self._sweeping:
             self._sweeping = True
             self.loop.call_soon_threadsafe(self._arm_sweep)
-        self.push(cell.node, record, ask=True)
+        self.push(cell.node, record, ask=True, asker=reply)
 
     def _arm_sweep(self) -> None:
         self.loop.call_later(0.5, self._sweep)
@@ -238,7 +254,8 @@ class Transport(Receiving):
             return
         self.push(node, data)
 
-    def push(self, node: str, data: bytes, room: Reply | None = None, ask: bool = False) -> None:
+    def push(self, node: str, data: bytes, room: Reply | None = None, ask: bool = False,
+             asker: Reply | None = None) -> None:
         peer = self._peer(node)
         if peer is None:
             return
@@ -256,7 +273,7 @@ class Transport(Receiving):
             else:
                 ask = False
         if ask:
-            self._flush(peer)
+            self._flush(peer, asker if not on_loop else None)
             return
         with peer.cond:
             if on_loop:  # never block the loop: queue it and pause the sending actor
@@ -289,7 +306,7 @@ class Transport(Receiving):
         else:
             self.loop.call_soon_threadsafe(self._flush, peer)
 
-    def _flush(self, peer: Peer) -> None:
+    def _flush(self, peer: Peer, asker: Reply | None = None) -> None:
         peer.armed = False
         if peer.handle is None:  # the driver pulls its batches
             waiter = peer.pull_waiter
@@ -315,18 +332,39 @@ class Transport(Receiving):
             except Exception as error:  # noqa: BLE001 - the node is gone
                 self.node_down(peer.node, error)
                 return
-            ack.future().add_done_callback(functools.partial(self._acked, peer, batch.first_seq))
+            sent = _Sent(peer, batch.first_seq)
+            if has_ask and asker is not None and self._get is not None:
+                # a thread that blocks on this ask's reply may wait on the Ray call itself (no thread hops)
+                set_assist(asker, functools.partial(self._assist, sent, ack))
+                asker = None
+            ack.future().add_done_callback(functools.partial(self._acked, sent))
 
-    def _acked(self, peer: Peer, first_seq: int, future: Any) -> None:
+    def _assist(self, sent: _Sent, ack: Any, timeout: float | None) -> None:
+        """Wait for a batch's Ray call on the asking thread, and take the replies it carries."""
+        try:
+            replies = self._get(ack, timeout=timeout)  # type: ignore[misc]
+        except Exception:  # noqa: BLE001 - a timeout, or the node died: the done-callback handles it
+            return
+        self._complete(sent, replies)
+
+    def _acked(self, sent: _Sent, future: Any) -> None:
         error = future.exception()
         if error is not None:
-            self.loop.call_soon_threadsafe(self.node_down, peer.node, error)
+            self.loop.call_soon_threadsafe(self.node_down, sent.peer.node, error)
             return
-        replies = future.result()
+        self._complete(sent, future.result())
+
+    def _complete(self, sent: _Sent, replies: bytes | None) -> None:
+        """A batch was delivered: hand out the replies that came back with it, then acknowledge it (once)."""
+        with sent.lock:
+            if sent.done:
+                return
+            sent.done = True
         if replies:  # replies to asks in that batch came back with the call: one Ray round trip per ask
             for record in self.decoder.decode_batch(replies)[2]:
                 self._deliver(record)
-        self.ack(peer, first_seq)
+        peer = sent.peer
+        self.ack(peer, sent.first_seq)
         if peer.out.sendable:
             self._arm(peer)
 
