@@ -16,10 +16,12 @@ _STATES = ("running", "suspended", "stopping", "terminated")
 
 def tree_lines(cell: Any, depth: int = 0, limit: int = 200) -> list[str]:
     """The subtree under ``cell`` as indented text lines: name, state, queued messages."""
+    record = getattr(cell, "_record", None)
+    restarts = f", {record.total} restarts" if record is not None and getattr(record, "total", 0) else ""
     mailbox = getattr(cell, "mailbox", None)
     if mailbox is None:  # a child on another node: its own node draws its subtree
-        return [f"{'  ' * depth}{cell.name} [on node {getattr(cell, 'node', '?')}]"]
-    lines = [f"{'  ' * depth}{cell.name or '/'} [{_STATES[cell.state]}, {len(mailbox)} queued]"]
+        return [f"{'  ' * depth}{cell.name} [on node {getattr(cell, 'node', '?')}{restarts}]"]
+    lines = [f"{'  ' * depth}{cell.name or '/'} [{_STATES[cell.state]}, {len(mailbox)} queued{restarts}]"]
     children = list(cell._children.values()) if cell._children else []
     for child in children:
         if len(lines) >= limit:

@@ -24,12 +24,13 @@ log = logging.getLogger("rayka")
 class _Record:
     """Restart bookkeeping of one child: restart times in the window, backoff attempt."""
 
-    __slots__ = ("times", "attempt", "last")
+    __slots__ = ("times", "attempt", "last", "total")
 
     def __init__(self) -> None:
         self.times: deque[float] = deque()
         self.attempt = 0
         self.last = float("-inf")
+        self.total = 0  # restarts over the child's life (shown in the system's tree)
 
     def allow(self, now: float, max_restarts: int | None, within: float | None) -> bool:
         times = self.times
@@ -39,6 +40,7 @@ class _Record:
         if max_restarts is not None and len(times) >= max_restarts:
             return False
         times.append(now)
+        self.total += 1
         return True
 
 

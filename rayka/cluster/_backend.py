@@ -340,7 +340,11 @@ class ClusterRuntime(Member):
         down.wait(5)
         for other in self.nodes:
             self.handles[other].node_down.remote(node)
-        lost = self.ray.get(self.registry.take_node.remote(node))
+        try:
+            lost = self.ray.get(self.registry.take_node.remote(node), timeout=30)
+        except Exception as registry_error:  # noqa: BLE001 - the registry is gone: the cluster is going down
+            log.error("rayka: could not learn what ran on node %s: %r", node, registry_error)
+            lost = []
         restartable = [entry for entry in lost if entry[2] is not None and entry[3] != Restart.TEMPORARY.value]
         log.warning("rayka: node runtime %s is gone (%s); restarting %d top-level actors elsewhere", node,
                     type(error).__name__, len(restartable))

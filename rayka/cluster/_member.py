@@ -69,7 +69,7 @@ class Member:
     # -- placement -------------------------------------------------------------
     def live_nodes(self) -> list[str]:
         """Node runtimes this member can reach, in start order."""
-        return sorted(node for node, opts in self.node_options.items() if self.is_live(node))
+        return sorted((node for node in self.node_options if self.is_live(node)), key=_start_order)
 
     def is_live(self, node: str) -> bool:
         if node == self.node_id:
@@ -239,6 +239,10 @@ class Member:
             return True
         loop.call_soon_threadsafe(self.transport.unwatch, cell, waiter)
         return False
+
+
+def _start_order(node: str) -> tuple:
+    return (0, int(node[1:]), node) if node[1:].isdigit() else (1, 0, node)
 
 
 def _class_name(cls: Any) -> str:

@@ -11,7 +11,7 @@ import pytest
 
 import rayka
 from rayka.testing import TestProbe
-from tests.cluster.cluster_actors import Announcer, Counter, Placer, Stuck
+from tests.cluster.cluster_actors import Announcer, Counter, Parent, Placer, Stuck
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
 
@@ -52,8 +52,14 @@ def test_the_driver_reads_a_remote_refs_statistics_and_the_whole_tree(cluster_sy
         ref.tell(i)
     assert ref.ask("count", timeout=10).result() == 7
     assert ref.statistics().processed == 8
+    parent = cluster_system.spawn(Parent, None, name="tree-parent", node=1)
+    kid = parent.ask("child", timeout=10).result()
+    with pytest.raises(ValueError):
+        kid.ask(("fail", "once"), timeout=10).result()
+    assert kid.ask("count", timeout=10).result() == 0
     html = cluster_system._repr_html_()
-    assert "node n1:" in html and "stats-target" in html
+    assert "node n1:" in html and "stats-target [running, 0 queued]" in html
+    assert "tree-parent [running, 0 queued]" in html and "kid [running, 0 queued, 1 restarts]" in html
     stats = cluster_system.statistics()
     assert f"actors={stats['actors']}" in repr(cluster_system) and stats["actors"] >= 1
 
