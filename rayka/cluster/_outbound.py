@@ -194,6 +194,21 @@ class OutboundStream:
             self._on_sendable()
         return seq
 
+    def try_push(self, item: bytes) -> bool:
+        """Queue ``item`` like :meth:`push` if the stream is open and has room; False otherwise (nothing queued)."""
+        items = self._items
+        if self._closed or len(items) >= self._max_pending_messages or self._pending_bytes >= self._max_pending_bytes:
+            return False
+        size = len(item)
+        was_idle = not items
+        items.append(item)
+        self._sizes.append(size)
+        self._pending_bytes += size
+        self._next_seq += 1
+        if was_idle and self._on_sendable is not None and len(self._in_flight) < self._max_in_flight:
+            self._on_sendable()
+        return True
+
     def next_batch(self) -> OutboundBatch | None:
         """Take the next batch to send, or ``None`` when nothing is pending or no slot is free.
 

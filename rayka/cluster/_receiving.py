@@ -109,9 +109,26 @@ class Receiving:
         """Deliver one batch; returns how many records it released in order."""
         with self._inbound_lock:
             records = self.inbound.receive(data)
+        local, deliver, ref_for = self._local, self._deliver, self.ref_for
+        path = cell = sender = sender_ref = None  # the last target and sender: a batch is mostly one stream's
         for record in records:
             try:
-                self._deliver(record)
+                if record[2] == TELL:  # the fast path: a tell to a live actor here
+                    if record[0] != path:
+                        path = record[0]
+                        cell = local(path)
+                    if cell is not None:
+                        if record[1] is None:
+                            cell.tell(record[3], None)
+                            continue
+                        if record[1] != sender:
+                            sender = record[1]
+                            sender_ref = ref_for(tuple(sender))
+                        cell.tell(record[3], sender_ref)
+                        continue
+                deliver(record)
+            except MailboxFull:
+                deliver(record)  # the slow path knows what a full mailbox's policy asks for
             except Exception:  # noqa: BLE001 - one bad record must not stop the node
                 log.exception("rayka: could not deliver a record to %r", record[0])
         return len(records)

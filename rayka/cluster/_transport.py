@@ -23,7 +23,7 @@ from typing import Any, Callable
 from .._errors import ActorNotFound, ActorStopped, AskTimeout, MailboxFull, SerializationError, SystemClosed
 from ..actors import ActorRef
 from ..actors.spi import (
-    DeadLetter, Op, Reply, Terminated, cell_of, loop_of, pause_current_actor, resume_actor, set_assist,
+    CellState, DeadLetter, Op, Reply, Terminated, cell_of, loop_of, pause_current_actor, resume_actor, set_assist,
 )
 from ._inbound import InboundStreams
 from ._kinds import Kind
@@ -38,6 +38,7 @@ log = logging.getLogger("rayka.cluster")
 TELL, ASK, STOP, WATCH = Kind.TELL, Kind.ASK, Kind.STOP, Kind.WATCH
 SIGNAL = int(Op.SIGNAL)
 _get_ident = threading.get_ident
+_TERMINATED = int(CellState.TERMINATED)
 _DEAD_KEYS = 10_000  # terminated actors remembered, so a lookup right after their end finds nothing
 
 
@@ -56,13 +57,15 @@ class _Sent:
 class Peer:
     """Our side of the stream to one other node."""
 
-    __slots__ = ("node", "handle", "out", "cond", "backlog", "armed", "alive", "throttled", "pull_waiter", "ask_seqs")
+    __slots__ = ("node", "handle", "out", "lock", "cond", "backlog", "armed", "alive", "throttled", "pull_waiter",
+                 "ask_seqs")
 
     def __init__(self, node: str, handle: Any, out: OutboundStream) -> None:
         self.node = node
         self.handle = handle
         self.out = out
-        self.cond = threading.Condition(threading.Lock())
+        self.lock = threading.Lock()  # the condition's own lock: `with peer.lock` is cheaper where nobody waits
+        self.cond = threading.Condition(self.lock)
         self.backlog: deque[bytes] = deque()
         self.armed = False
         self.alive = True
@@ -181,7 +184,7 @@ class Transport(Receiving):
         if hosted is not None:
             return hosted
         cell = self._local_cache.get(path)
-        if cell is None or cell.terminated:
+        if cell is None or cell.state == _TERMINATED:
             try:
                 cell = cell_of(self.system.lookup(path))
             except ActorNotFound:
@@ -196,12 +199,18 @@ class Transport(Receiving):
         if self.closed:
             raise SystemClosed(f"actor system {self.system.name!r} is shut down; cannot tell {cell.path}")
         sender_key = list(self.key_of(sender)) if sender is not None else None
-        if cell.dead or self._peer(cell.node) is None:
+        peer = self.peers.get(cell.node)
+        if cell.dead or peer is None or not peer.alive:
             self.system.dead_letters.publish(DeadLetter(message, sender, cell.path, "stopped"))
             if room is not None:
                 room.set_result(None)
             return
-        self.push(cell.node, self.encoder.encode_record(cell.path, sender_key, TELL, message, None), room)
+        data = self.encoder.encode_record(cell.path, sender_key, TELL, message, None)
+        if room is None and not peer.backlog:
+            with peer.lock:  # the common case: room in the stream
+                if not peer.backlog and peer.out.try_push(data):
+                    return
+        self.push(cell.node, data, room)
 
     def send_ask(self, cell: RemoteCell, message: Any, reply: Reply, deadline: float | None = None) -> None:
         if self.closed:
