@@ -45,7 +45,7 @@ class Reply(Generic[T]):
         self._deadline = deadline
         self._what = what
         self._loop_thread = loop_thread
-        self._assist: Callable[[float | None], None] | None = None  # fetches the reply on the waiting thread
+        self._assist: Any = None  # a backend's helper: .wait(timeout) fetches the reply on the waiting thread
 
     # -- resolving -------------------------------------------------------
     def _resolve(self, state: int, value: Any) -> bool:
@@ -74,8 +74,17 @@ class Reply(Generic[T]):
         self._resolve(_ERROR, AskTimeout(f"{self._what} got no reply in time; raise the ask's timeout or check the target"))
 
     # -- reading ---------------------------------------------------------
+    def _detach(self) -> None:
+        """The reply is used other than by a blocking ``result``: let the backend deliver it by itself."""
+        assist = self._assist
+        if assist is not None:
+            self._assist = None
+            assist.detach()
+
     def done(self) -> bool:
         """True once resolved (a reply, an error, or the deadline passed)."""
+        if self._assist is not None:
+            self._detach()
         if not self._state and self._deadline is not None and _monotonic() >= self._deadline:
             self._expire()
         return self._state != _PENDING
@@ -105,7 +114,7 @@ class Reply(Generic[T]):
             if assist is not None:
                 self._assist = None
                 started = _monotonic()
-                assist(wait)
+                assist.wait(wait)
                 if wait is not None:
                     wait = max(0.0, wait - (_monotonic() - started))
             if self._latch.acquire(timeout=-1 if wait is None else wait):
@@ -132,6 +141,8 @@ class Reply(Generic[T]):
 
     def add_done_callback(self, callback: Callable[[Reply[T]], None]) -> None:
         """Call ``callback(reply)`` once resolved (at once if it already is), on the resolving thread."""
+        if self._assist is not None:
+            self._detach()
         if not self._state:
             with _resolve_lock:
                 if not self._state:

@@ -100,7 +100,11 @@ def reply_outcome(reply: Reply) -> tuple[bool, Any]:
 
 
 def set_assist(reply: Reply, assist: Any) -> None:
-    """Let a thread that blocks in ``reply.result(timeout)`` first call ``assist(timeout)`` to fetch the reply."""
+    """Let a thread that blocks in ``reply.result(timeout)`` fetch the reply itself with ``assist.wait(timeout)``.
+
+    Any other use of the reply (``await``, ``add_done_callback``, ``done``) calls ``assist.detach()`` first:
+    the backend must then resolve the reply by itself.
+    """
     reply._assist = assist
 
 

@@ -43,22 +43,47 @@ _DEAD_KEYS = 10_000  # terminated actors remembered, so a lookup right after the
 
 
 class _Sent:
-    """A batch in flight: acknowledged once, by whichever thread sees its Ray call finish first."""
+    """A batch in flight: acknowledged once, by whichever thread sees its Ray call finish first.
 
-    __slots__ = ("peer", "first_seq", "lock", "done")
+    A batch that carries the ask of a thread about to block on its reply is
+    *assisted*: that thread waits on the Ray call itself (``wait``), as a raw
+    ``ray.get`` would, instead of a callback on Ray's thread waking it. Any
+    other use of the reply, or the next batch on the stream, *detaches* it:
+    from then on a done-callback completes it, as for every other batch.
+    """
 
-    def __init__(self, peer: Peer, first_seq: int) -> None:
+    __slots__ = ("transport", "peer", "first_seq", "ack", "lock", "done", "detached")
+
+    def __init__(self, transport: Transport, peer: Peer, first_seq: int, ack: Any) -> None:
+        self.transport = transport
         self.peer = peer
         self.first_seq = first_seq
+        self.ack = ack
         self.lock = threading.Lock()
         self.done = False
+        self.detached = False
+
+    def detach(self) -> None:
+        with self.lock:
+            if self.detached or self.done:
+                return
+            self.detached = True
+        self.ack.future().add_done_callback(functools.partial(self.transport._acked, self))
+
+    def wait(self, timeout: float | None) -> None:
+        try:
+            replies = self.transport._get(self.ack, timeout=timeout)  # type: ignore[misc]
+        except Exception:  # noqa: BLE001 - a timeout, or the node died: the done-callback takes over
+            self.detach()
+            return
+        self.transport._complete(self, replies)
 
 
 class Peer:
     """Our side of the stream to one other node."""
 
     __slots__ = ("node", "handle", "out", "lock", "cond", "backlog", "armed", "alive", "throttled", "pull_waiter",
-                 "ask_seqs")
+                 "ask_seqs", "assisted")
 
     def __init__(self, node: str, handle: Any, out: OutboundStream) -> None:
         self.node = node
@@ -72,6 +97,7 @@ class Peer:
         self.throttled: list[Any] = []
         self.pull_waiter: Any = None
         self.ask_seqs: deque[int] = deque()  # sequence numbers of asks not yet sent
+        self.assisted: list[_Sent] = []  # batches whose asker may wait on the Ray call itself
 
 
 class Transport(Receiving):
@@ -317,6 +343,10 @@ class Transport(Receiving):
 
     def _flush(self, peer: Peer, asker: Reply | None = None) -> None:
         peer.armed = False
+        if peer.assisted:  # a stream never waits on a thread that may not wait for its reply
+            assisted, peer.assisted = peer.assisted, []
+            for sent in assisted:
+                sent.detach()
         if peer.handle is None:  # the driver pulls its batches
             waiter = peer.pull_waiter
             if waiter is not None:
@@ -341,20 +371,14 @@ class Transport(Receiving):
             except Exception as error:  # noqa: BLE001 - the node is gone
                 self.node_down(peer.node, error)
                 return
-            sent = _Sent(peer, batch.first_seq)
+            sent = _Sent(self, peer, batch.first_seq, ack)
             if has_ask and asker is not None and self._get is not None:
                 # a thread that blocks on this ask's reply may wait on the Ray call itself (no thread hops)
-                set_assist(asker, functools.partial(self._assist, sent, ack))
+                peer.assisted.append(sent)
+                set_assist(asker, sent)
                 asker = None
-            ack.future().add_done_callback(functools.partial(self._acked, sent))
-
-    def _assist(self, sent: _Sent, ack: Any, timeout: float | None) -> None:
-        """Wait for a batch's Ray call on the asking thread, and take the replies it carries."""
-        try:
-            replies = self._get(ack, timeout=timeout)  # type: ignore[misc]
-        except Exception:  # noqa: BLE001 - a timeout, or the node died: the done-callback handles it
-            return
-        self._complete(sent, replies)
+            else:
+                sent.detach()
 
     def _acked(self, sent: _Sent, future: Any) -> None:
         error = future.exception()

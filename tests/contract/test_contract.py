@@ -182,3 +182,20 @@ def test_a_publish_on_one_node_reaches_subscribers_on_every_node(backend):
             continue
     assert got == "hello"
     assert probe_b.expect(timeout=10) == "hello"
+
+
+def test_replies_can_be_awaited_polled_and_collected_later(backend):
+    import asyncio
+
+    ref = backend.system.spawn(Recorder, node=backend.at(1))
+
+    async def ask_twice():
+        return [await ref.ask("awaited", timeout=10), await ref.ask("again", timeout=10)]
+
+    assert asyncio.run(ask_twice()) == [1, 2]
+    replies = [ref.ask(i, timeout=10) for i in range(50)]  # none waited for until all are sent
+    assert [reply.result() for reply in replies] == list(range(3, 53))
+    polled = ref.ask("polled", timeout=10)
+    done = threading.Event()
+    polled.add_done_callback(lambda _: done.set())
+    assert done.wait(10) and polled.done() and polled.result() == 53
