@@ -17,7 +17,7 @@ from typing import Any
 from .._errors import ActorStopped, MailboxFull, RaykaError, SerializationError
 from ..actors.spi import DeadLetter, Op, Reply, reply_outcome
 from ._kinds import DIRECTIVE_OPS, Kind
-from ._wire import MalformedBatch
+from ._wire import MalformedBatch, UndecodablePayload
 
 __all__ = ["Receiving", "RemoteWatcher"]
 
@@ -113,7 +113,8 @@ class Receiving:
         path = cell = sender = sender_ref = None  # the last target and sender: a batch is mostly one stream's
         for record in records:
             try:
-                if record[2] == TELL:  # the fast path: a tell to a live actor here
+                # the fast path: a well-formed tell to a live actor here
+                if record[2] == TELL and type(record[0]) is str and type(record[3]) is not UndecodablePayload:
                     if record[0] != path:
                         path = record[0]
                         cell = local(path)
@@ -121,11 +122,12 @@ class Receiving:
                         if record[1] is None:
                             cell.tell(record[3], None)
                             continue
-                        if record[1] != sender:
+                        if record[1] != sender and _is_key(record[1]):
                             sender = record[1]
                             sender_ref = ref_for(tuple(sender))
-                        cell.tell(record[3], sender_ref)
-                        continue
+                        if record[1] == sender:
+                            cell.tell(record[3], sender_ref)
+                            continue
                 deliver(record)
             except MailboxFull:
                 deliver(record)  # the slow path knows what a full mailbox's policy asks for
@@ -137,8 +139,23 @@ class Receiving:
         self.malformed_batches += 1
         log.error("rayka: node %s rejected a malformed batch: %s", self.node_id, error)
 
+    def _reject(self, record: list, problem: str) -> None:
+        """A record whose fields do not fit its kind: counted, logged, dead-lettered; nothing else touched."""
+        self.malformed_records += 1
+        log.error("rayka: node %s rejected a malformed record (kind %r for %r): %s", self.node_id, record[2],
+                  record[0], problem)
+        target = record[0] if type(record[0]) is str else repr(record[0])[:200]
+        self.system.dead_letters.publish(DeadLetter(record[3], None, target, "malformed"))
+
     def _deliver(self, record: list, park: bool = True) -> None:
+        problem = _problem(record)
+        if problem is not None:
+            self._reject(record, problem)
+            return
         target, sender, kind, payload, reply_id = record
+        if type(payload) is UndecodablePayload and kind in (TELL, ASK):
+            self._undecodable(record)
+            return
         if kind == TELL:
             cell = self._local(target)
             if cell is None and park and self._park(record):
@@ -163,6 +180,10 @@ class Receiving:
             entry = self._pending.pop(reply_id, None)
             if entry is not None:
                 reply = entry[0]
+                if type(payload) is UndecodablePayload:
+                    kind, payload = REPLY_ERROR, SerializationError(f"the reply could not be decoded here: {payload}")
+                elif kind == REPLY_ERROR and not isinstance(payload, BaseException):
+                    payload = RaykaError(f"the target answered with a malformed error: {payload!r:.200}")
                 reply.set_result(payload) if kind == REPLY_OK else reply.set_exception(payload)
         elif kind == STOP:
             cell = self._local(target)
@@ -196,6 +217,19 @@ class Receiving:
             reason, message = payload
             sender_ref = self.ref_for(tuple(sender)) if sender is not None else None
             self.system.dead_letters.publish(DeadLetter(message, sender_ref, target, reason))
+
+    def _undecodable(self, record: list) -> None:
+        """A tell or ask whose message cannot be rebuilt here: the asker gets the error, a tell is dead-lettered."""
+        target, sender, kind, payload, reply_id = record
+        log.error("rayka: node %s could not decode a message for %s: %s", self.node_id, target, payload)
+        if kind == ASK:
+            reply: Reply = Reply(None, "remote ask", self.loop_thread)
+            reply.add_done_callback(functools.partial(self._send_reply, sender, reply_id))
+            reply.set_exception(SerializationError(
+                f"the message for {target} could not be decoded on node {self.node_id}: {payload}"))
+            return
+        sender_ref = self.ref_for(tuple(sender)) if sender is not None else None
+        self.system.dead_letters.publish(DeadLetter(payload, sender_ref, target, "undecodable"))
 
     def _park(self, record: list) -> bool:
         """Hold a record for an actor that may be about to start here; True if held.
@@ -270,6 +304,48 @@ class Receiving:
                 return
 
     # -- watch -----------------------------------------------------------------
+
+
+def _is_key(value: Any) -> bool:
+    """A ref key on the wire: ``[node, path, uid]``."""
+    return (type(value) is list and len(value) == 3 and type(value[0]) is str and type(value[1]) is str
+            and type(value[2]) is int)
+
+
+def _is_list(value: Any, n: int) -> bool:
+    return type(value) is list and len(value) == n
+
+
+def _problem(record: list) -> str | None:
+    """What is wrong with a record's fields for its kind, or None (checked before anything uses them)."""
+    target, sender, kind, payload, reply_id = record
+    if type(kind) is not int:
+        return "the kind is not an int"
+    if kind == TELL:
+        ok = type(target) is str and (sender is None or _is_key(sender))
+    elif kind == ASK:
+        ok = type(target) is str and type(sender) is str and type(reply_id) is int
+    elif kind == REPLY_OK or kind == REPLY_ERROR:
+        ok = type(reply_id) is int
+    elif kind == STOP or kind == WATCH:
+        ok = type(target) is str and type(sender) is str and type(payload) is int
+    elif kind == TERMINATED:
+        ok = _is_key(payload)
+    elif kind == Kind.DIRECTIVE:
+        ok = type(target) is str and _is_list(payload, 3) and type(payload[0]) is int and type(payload[1]) is int
+    elif kind == Kind.CHILD_FAILED or kind == Kind.CHILD_GONE:
+        ok = (type(sender) is str and _is_list(payload, 3) and type(payload[0]) is str
+              and type(payload[1]) is int)
+    elif kind == Kind.SPAWN:
+        ok = (type(target) is str and type(sender) is str and _is_list(payload, 5) and type(payload[0]) is bytes
+              and (payload[1] is None or type(payload[1]) is str) and type(payload[2]) is int
+              and type(payload[3]) is int and type(payload[4]) is str)
+    elif kind == Kind.DEAD_LETTER:
+        ok = (type(target) is str and (sender is None or _is_key(sender)) and _is_list(payload, 2)
+              and type(payload[0]) is str)
+    else:
+        return f"unknown kind {kind}"
+    return None if ok else "its fields do not fit its kind"
 
 
 def _set_if_pending(future: Any) -> None:

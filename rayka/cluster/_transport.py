@@ -145,6 +145,7 @@ class Transport(Receiving):
         self.remote_children: dict[tuple, Any] = {}  # (node, path) -> RemoteChild of a local parent
         self.respawn: Callable[[Any, BaseException], Any] = _no_respawn
         self.malformed_batches = 0
+        self.malformed_records = 0  # records whose fields did not fit their kind (rejected, dead-lettered)
         self.inline_wait = 0.005  # seconds a deliver call may wait to carry replies back
         self._inline: dict | None = None
         self._inline_keys: set[tuple] = set()

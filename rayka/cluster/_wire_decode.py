@@ -15,6 +15,7 @@ from rayka.cluster._wire_format import (
     _EXT_HOOK,
     _EXT_PICKLE,
     _EXT_TUPLE,
+    MAX_NESTING,
     _FRAME_HEADER,
     _MAGIC,
     WIRE_VERSION,
@@ -60,17 +61,27 @@ class Decoder:
     def _make_ext_hook(self, failures: list[BaseException]) -> Callable[[int, bytes], Any]:
         hook = self._hook
         unpackb = msgpack.unpackb
+        depth = [0]  # nested decodes under way (one hook per decode call: no sharing between threads)
+
+        def nested(data: bytes) -> Any:
+            if depth[0] >= MAX_NESTING:
+                raise SerializationError(f"a payload nested deeper than {MAX_NESTING} levels of tuples or objects")
+            depth[0] += 1
+            try:
+                return unpackb(data, ext_hook=ext_hook, strict_map_key=False)
+            finally:
+                depth[0] -= 1
 
         def ext_hook(code: int, data: bytes) -> Any:
             try:
                 if code == _EXT_TUPLE:
-                    return tuple(unpackb(data, ext_hook=ext_hook, strict_map_key=False))
+                    return tuple(nested(data))
                 if code == _EXT_PICKLE:
                     if hook is None:
                         return pickle.loads(data)
                     return _HookUnpickler(io.BytesIO(data), hook).load()
                 if code == _EXT_HOOK:
-                    substitute = unpackb(data, ext_hook=ext_hook, strict_map_key=False)
+                    substitute = nested(data)
                     if hook is None:
                         raise SerializationError("a hooked object arrived but this decoder has no decode_hook")
                     return hook(substitute)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import sys
+import threading
 import zlib
 from collections.abc import Iterable, Sequence
 from itertools import chain
@@ -20,6 +21,7 @@ from rayka.cluster._wire_format import (
     _EXT_TUPLE,
     _MAGIC,
     _PICKLE_PROTOCOL,
+    MAX_NESTING,
     WIRE_VERSION,
     Hook,
     StreamId,
@@ -32,6 +34,10 @@ _FRAME_PREFIX = _MAGIC + bytes((WIRE_VERSION,))
 
 class _PickleFailed(Exception):
     """Carry a pickling failure out of msgpack's ``default`` callback."""
+
+
+class _TooDeep(Exception):
+    """Carry "nested deeper than MAX_NESTING" out of msgpack's ``default`` callback."""
 
 
 class _HookPickler(cloudpickle.Pickler):
@@ -66,6 +72,7 @@ class Encoder:
     def __init__(self, *, encode_hook: Hook | None = None) -> None:
         self._hook = encode_hook
         self._pool: list[msgpack.Packer] = []
+        self._depth = threading.local()
         gil = getattr(sys, "_is_gil_enabled", lambda: True)()
         self._fast = msgpack.Packer(strict_types=True, buf_size=4096).pack if gil else None
 
@@ -84,14 +91,26 @@ class Encoder:
         finally:
             pool.append(packer)
 
+    def _nested(self, code: int, obj: Any) -> ExtType:
+        """Pack ``obj`` as ext ``code`` one level deeper, refusing past MAX_NESTING."""
+        local = self._depth
+        depth = getattr(local, "n", 0)
+        if depth >= MAX_NESTING:
+            raise _TooDeep()
+        local.n = depth + 1
+        try:
+            return ExtType(code, self._pack(obj))
+        finally:
+            local.n = depth
+
     def _default(self, obj: Any) -> Any:
         if type(obj) is tuple:
-            return ExtType(_EXT_TUPLE, self._pack(list(obj)))
+            return self._nested(_EXT_TUPLE, list(obj))
         hook = self._hook
         if hook is not None:
             substitute = hook(obj)
             if substitute is not None:
-                return ExtType(_EXT_HOOK, self._pack(substitute))
+                return self._nested(_EXT_HOOK, substitute)
         try:
             return ExtType(_EXT_PICKLE, self._dumps(obj))
         except Exception as exc:
@@ -148,6 +167,8 @@ class Encoder:
             return packer.pack([target, sender, kind, payload, reply_id])
         except _PickleFailed as exc:
             raise _serialization_error(target, payload, exc.__cause__, exc.args[0]) from exc.__cause__
+        except _TooDeep:
+            raise _too_deep(target, payload, f"{MAX_NESTING} levels of tuples or objects") from None
         except Exception:
             # msgpack itself refused (an int over 64 bits, a cycle, nesting over
             # its depth limit, a str with lone surrogates): pickle the whole payload.
@@ -208,6 +229,13 @@ def _array_header(n: int) -> bytes:
 def _type_name(obj: Any) -> str:
     kind = type(obj)
     return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _too_deep(target: Any, payload: Any, limit: str) -> SerializationError:
+    return SerializationError(
+        f"cannot send a message of type {_type_name(payload)} to {target!r} on another node: it is nested deeper "
+        f"than {limit}; flatten it (a list of rows, ids instead of nested objects)"
+    )
 
 
 def _serialization_error(

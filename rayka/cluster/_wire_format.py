@@ -46,6 +46,14 @@ that are not a batch; a single payload that cannot be rebuilt (a class
 missing on this node, a failing decode hook) does not spoil its batch: that
 record's payload becomes an :class:`UndecodablePayload`.
 
+Nesting: tuples and hooked objects nest at most :data:`MAX_NESTING` levels
+(each level is a nested decode; a few hundred would overflow the C stack of
+the receiving process); deeper messages are refused at ``encode_record`` with
+``SerializationError`` naming the limit, and a deeper payload that arrives
+anyway becomes an ``UndecodablePayload``, never a crash. Lists and dicts nest
+as deep as msgpack packs them (past that, and for cycles, the payload is
+pickled; decoding either runs no recursion in Python).
+
 Security: payloads may hold pickles, so a batch is trusted code. Exchange
 batches only between the nodes of one cluster, as Ray does.
 """
@@ -65,6 +73,7 @@ __all__ = [
     "SENDER",
     "TARGET",
     "WIRE_VERSION",
+    "MAX_NESTING",
     "Hook",
     "MalformedBatch",
     "StreamId",
@@ -73,6 +82,9 @@ __all__ = [
 
 WIRE_VERSION = 2
 """Version of the batch layout; a decoder refuses batches of another version."""
+
+MAX_NESTING = 64
+"""Most levels of tuples and hooked objects inside one another in a message."""
 
 _MAGIC = b"RK"
 _FRAME_HEADER = 7  # magic, version, CRC-32
