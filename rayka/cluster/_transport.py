@@ -52,13 +52,14 @@ class _Sent:
     from then on a done-callback completes it, as for every other batch.
     """
 
-    __slots__ = ("transport", "peer", "first_seq", "ack", "lock", "done", "detached")
+    __slots__ = ("transport", "peer", "first_seq", "ack", "data", "lock", "done", "detached")
 
-    def __init__(self, transport: Transport, peer: Peer, first_seq: int, ack: Any) -> None:
+    def __init__(self, transport: Transport, peer: Peer, first_seq: int, ack: Any, data: Any) -> None:
         self.transport = transport
         self.peer = peer
         self.first_seq = first_seq
         self.ack = ack
+        self.data = data  # kept until acknowledged: resent as is while the peer is suspect
         self.lock = threading.Lock()
         self.done = False
         self.detached = False
@@ -83,7 +84,7 @@ class Peer:
     """Our side of the stream to one other node."""
 
     __slots__ = ("node", "handle", "out", "lock", "cond", "backlog", "armed", "alive", "throttled", "pull_waiter",
-                 "ask_seqs", "assisted")
+                 "ask_seqs", "assisted", "suspect_since", "failures", "pulled", "incarnation")
 
     def __init__(self, node: str, handle: Any, out: OutboundStream) -> None:
         self.node = node
@@ -98,6 +99,10 @@ class Peer:
         self.pull_waiter: Any = None
         self.ask_seqs: deque[int] = deque()  # sequence numbers of asks not yet sent
         self.assisted: list[_Sent] = []  # batches whose asker may wait on the Ray call itself
+        self.suspect_since: float | None = None  # a call to it failed and none has succeeded since
+        self.failures = 0
+        self.pulled: tuple[int, bytes] | None = None  # the batch the driver last pulled, until it acknowledges it
+        self.incarnation: int | None = None  # the incarnation this peer was met as (None: the first one)
 
 
 class Transport(Receiving):
@@ -369,10 +374,10 @@ class Transport(Receiving):
                 if self._put is not None and len(data) > self.large_payload:
                     data = self._put(data)
                 ack = peer.handle.deliver.remote(data, self.inline_wait if has_ask else 0.0)
-            except Exception as error:  # noqa: BLE001 - the node is gone
-                self.node_down(peer.node, error)
+            except Exception as error:  # noqa: BLE001 - the call could not even be submitted: resend later
+                self.loop.call_soon_threadsafe(self._suspect, _Sent(self, peer, batch.first_seq, None, data), error)
                 return
-            sent = _Sent(self, peer, batch.first_seq, ack)
+            sent = _Sent(self, peer, batch.first_seq, ack, data)
             if has_ask and asker is not None and self._get is not None:
                 # a thread that blocks on this ask's reply may wait on the Ray call itself (no thread hops)
                 peer.assisted.append(sent)
@@ -384,9 +389,35 @@ class Transport(Receiving):
     def _acked(self, sent: _Sent, future: Any) -> None:
         error = future.exception()
         if error is not None:
-            self.loop.call_soon_threadsafe(self.node_down, sent.peer.node, error)
+            self.loop.call_soon_threadsafe(self._suspect, sent, error)
             return
         self._complete(sent, future.result())
+
+    def _suspect(self, sent: _Sent, error: BaseException) -> None:
+        """A call to a peer failed: suspect it and send the batch again; only membership downs a node (on the loop)."""
+        peer = sent.peer
+        if not peer.alive or self.closed or sent.done:
+            return
+        if peer.suspect_since is None:
+            peer.suspect_since = time.monotonic()
+            log.warning("rayka: node %s suspects node %s (%s); resending its unacknowledged batches",
+                        self.node_id, peer.node, type(error).__name__)
+        peer.failures += 1
+        delay = min(1.0, 0.02 * 2 ** min(peer.failures, 6))
+        self.loop.call_later(delay, self._resend, sent)
+
+    def _resend(self, sent: _Sent) -> None:
+        peer = sent.peer
+        if not peer.alive or self.closed or sent.done:
+            return
+        try:
+            ack = peer.handle.deliver.remote(sent.data, 0.0)
+        except Exception as error:  # noqa: BLE001 - still unreachable: try again later
+            self._suspect(sent, error)
+            return
+        again = _Sent(self, peer, sent.first_seq, ack, sent.data)
+        sent.done = True
+        again.detach()
 
     def _complete(self, sent: _Sent, replies: bytes | None) -> None:
         """A batch was delivered: hand out the replies that came back with it, then acknowledge it (once)."""
@@ -398,6 +429,10 @@ class Transport(Receiving):
             for record in self.decoder.decode_batch(replies)[2]:
                 self._deliver(record)
         peer = sent.peer
+        if peer.suspect_since is not None:
+            log.warning("rayka: node %s reaches node %s again after %.1f s", self.node_id, peer.node,
+                        time.monotonic() - peer.suspect_since)
+            peer.suspect_since, peer.failures = None, 0
         self.ack(peer, sent.first_seq)
         if peer.out.sendable:
             self._arm(peer)
@@ -421,8 +456,13 @@ class Transport(Receiving):
         peer = self._peer(node)
         if peer is None:
             return None
+        pulled = peer.pulled
         if ack is not None:
+            if pulled is not None and pulled[0] == ack:
+                peer.pulled = pulled = None
             self.ack(peer, ack)
+        if pulled is not None:  # the driver did not get it (its call failed): hand the same batch out again
+            return pulled
         with peer.cond:
             batch = peer.out.next_batch()
         if batch is None:
@@ -441,7 +481,8 @@ class Transport(Receiving):
             peer.pull_waiter = None
         if batch is None:
             return None
-        return batch.first_seq, self.encoder.join_batch(self.stream_id, batch.first_seq, batch.items)
+        peer.pulled = (batch.first_seq, self.encoder.join_batch(self.stream_id, batch.first_seq, batch.items))
+        return peer.pulled
 
     # -- receiving -------------------------------------------------------------
     def watch(self, cell: RemoteCell, watcher: Any) -> None:
@@ -459,6 +500,17 @@ class Transport(Receiving):
         watchers = self._watchers.get(cell.key)
         if watchers:
             watchers.discard(watcher)
+
+    def _dead_letter_records(self, node: str, records: list) -> None:
+        """Tells that never reached a downed node go to dead letters (reason ``node-down``), counted."""
+        for data in records:
+            try:
+                target, sender, kind, payload, _ = self.decoder.decode_record(data)
+            except Exception:  # noqa: BLE001,S112 - our own encoding: cannot fail; never lose the others
+                continue
+            if kind == TELL:
+                sender_ref = self.ref_for(tuple(sender)) if sender is not None else None
+                self.system.dead_letters.publish(DeadLetter(payload, sender_ref, target, "node-down"))
 
     def ended_here(self, path: str) -> None:
         """An actor hosted on this node ended: records for its path are dead letters at once."""
@@ -490,11 +542,12 @@ class Transport(Receiving):
         if peer is not None:
             with peer.cond:
                 peer.alive = False
+                left = [*peer.out.close(), *peer.backlog]
                 peer.backlog.clear()
-                peer.out.close()
                 release, peer.throttled = peer.throttled, []
                 peer.cond.notify_all()
             self.loop.call_soon_threadsafe(_release, release)
+            self._dead_letter_records(node, left)
         for reply_id, (reply, target_node, _) in list(self._pending.items()):
             if target_node == node:
                 del self._pending[reply_id]

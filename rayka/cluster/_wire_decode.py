@@ -92,6 +92,16 @@ class Decoder:
 
         return ext_hook
 
+    def decode_record(self, data: bytes) -> list[Any]:
+        """Decode one record made by :meth:`Encoder.encode_record` (what a stream still held)."""
+        failures: list[BaseException] = []
+        record = msgpack.unpackb(data, ext_hook=self._make_ext_hook(failures), strict_map_key=False)
+        if record[2] < 0:
+            record[2], record[3] = ~record[2], tuple(record[3])
+        if failures:
+            record[3] = UndecodablePayload(failures[0])
+        return record
+
     def decode_batch(self, data: bytes) -> tuple[StreamId, int, list[list[Any]]]:
         """Decode one batch.
 
