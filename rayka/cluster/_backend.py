@@ -19,7 +19,7 @@ from typing import Any
 
 import cloudpickle
 
-from .._errors import ClassNotImportable, InvalidActorName
+from .._errors import ClassNotImportable, InvalidActorName, TransportError
 from ..actors import Restart
 from ..actors.spi import check_name, loop_of, spawn_top_level
 from ._member import Member, new_uid
@@ -58,6 +58,10 @@ class RayCluster:
         pickle_by_value: modules (or their names) whose classes and functions are
             sent by value, for modules the node processes cannot import (a
             script's helpers, test modules); ``__main__`` always is.
+        down_after: seconds a node runtime may go without answering the
+            driver before it is downed, fenced (killed) and its actors started
+            elsewhere. Shorter outages (a reset connection, a pause) only make
+            it *suspect*: nothing is lost, nothing restarted.
 
     Example:
         >>> RayCluster(nodes=3).node_count
@@ -74,6 +78,12 @@ class RayCluster:
     init: dict = field(default_factory=dict)
     pickle_by_value: tuple = ()
     rejoin: bool = True
+    down_after: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.down_after, (int, float)) and self.down_after > 0.5):
+            raise ValueError(f"RayCluster(down_after=...) must be more than 0.5 s (a node is asked every 0.5 s), "
+                             f"got {self.down_after!r}")
 
     @property
     def node_count(self) -> int:
@@ -118,6 +128,7 @@ class ClusterRuntime(Member):
         self.closing = False
         self.final_statistics: dict[str, int] | None = None  # the nodes' counters when the system shut down
         self.down: set[str] = set()  # node runtimes this driver declared gone, until they rejoin
+        self.fenced: set[str] = set()  # downed by suspicion and killed: they come back as replacements
         self.lock = threading.Lock()
         self.recovered: dict[str, threading.Event] = {}
         self.rejoined: dict[str, threading.Event] = {}
@@ -266,16 +277,45 @@ class ClusterRuntime(Member):
 
     # -- membership ------------------------------------------------------------
     def _pull_loop(self, node: str, handle: Any) -> None:
+        """Pull what a node runtime sends the driver; this loop is also the membership's evidence.
+
+        Ray reporting the node runtime dead downs it at once. Any other failed
+        pull makes it *suspect* and is retried with the same acknowledgement
+        (the node hands the unacknowledged batch out again); a node that has not
+        answered for ``down_after`` seconds (hung, cut off) is downed and fenced.
+        """
+        ray = self.ray
+        down_after = self.config.down_after
         while not self.closing:
             ack = None
+            answered = time.monotonic()
+            failures = 0
             while not self.closing:
                 try:
-                    result = self.ray.get(handle.pull.remote(ack, 0.5))
-                except Exception as error:  # noqa: BLE001 - the node died or Ray went away
+                    result = ray.get(handle.pull.remote(ack, 0.5), timeout=down_after)
+                except ray.exceptions.ActorDiedError as error:
                     if not self.closing:
-                        self._node_lost(node, error)
+                        self._node_lost(node, error, fence=False)
                     break
-                ack = None
+                except Exception as error:  # noqa: BLE001 - unavailable, reset, timed out: evidence, not a verdict
+                    if self.closing:
+                        break
+                    silent = time.monotonic() - answered
+                    if silent >= down_after or isinstance(error, ray.exceptions.GetTimeoutError):
+                        self._node_lost(node, TransportError(
+                            f"node runtime {node} did not answer for {silent:.1f} s (down_after={down_after} s): "
+                            f"{type(error).__name__}"), fence=True)
+                        break
+                    if failures == 0:
+                        log.warning("rayka: node runtime %s is suspect (%s); asking again", node,
+                                    type(error).__name__)
+                    failures += 1
+                    time.sleep(min(0.5, 0.02 * 2 ** min(failures, 5)))
+                    continue
+                if failures:
+                    log.warning("rayka: node runtime %s answers again after %.1f s", node,
+                                time.monotonic() - answered)
+                answered, failures, ack = time.monotonic(), 0, None
                 if result is not None:
                     first_seq, data = result
                     self.transport.receive(data)
@@ -289,7 +329,7 @@ class ClusterRuntime(Member):
 
     def _rejoin(self, node: str, handle: Any, patience: float = 60.0) -> Any:
         """Bring a dead node runtime back as a new incarnation; returns its handle, or None."""
-        if not self.node_options[node].get("max_restarts"):
+        if not self.node_options[node].get("max_restarts") or node in self.fenced:
             handle = self._start_node(node, self.node_options[node])  # a replacement, under the same id
         deadline = time.monotonic() + patience
         while not self.closing and time.monotonic() < deadline:
@@ -301,13 +341,14 @@ class ClusterRuntime(Member):
                 time.sleep(0.2)  # Ray is restarting the actor; ask again shortly
                 continue
             self.handles[node] = handle
-            self.transport.rejoin(node, handle)
+            self.transport.rejoin(node, handle, info["incarnation"])
             for other in self.nodes:
-                self.handles[other].node_up.remote(node, handle)
+                self.handles[other].node_up.remote(node, handle, info["incarnation"])
             with self.lock:
                 self.infos[node] = info
                 self.load[node] = 0
                 self.down.discard(node)
+                self.fenced.discard(node)
                 event = self.rejoined.setdefault(node, threading.Event())
             self._peer_topics([node])
             log.warning("rayka: node runtime %s joined again as incarnation %s (pid %s)", node,
@@ -322,24 +363,28 @@ class ClusterRuntime(Member):
             event = self.rejoined.setdefault(node, threading.Event())
         return event.wait(timeout)
 
-    def _node_lost(self, node: str, error: BaseException) -> None:
+    def _node_lost(self, node: str, error: BaseException, fence: bool = False) -> None:
+        """Down ``node``: the one place that does. Fence it, tell every member, then restart its actors."""
         with self.lock:
             if node in self.down:
                 return
             self.down.add(node)
             done = self.recovered.setdefault(node, threading.Event())
             self.rejoined.setdefault(node, threading.Event()).clear()
+        incarnation = self.infos[node]["incarnation"]
+        if fence:
+            self._fence(node)
         loop, _ = loop_of(self.system)
         down = threading.Event()
 
         def mark_down() -> None:
-            self.transport.node_down(node, error)
+            self.transport.node_down(node, error, incarnation)
             down.set()
 
         loop.call_soon_threadsafe(mark_down)
         down.wait(5)
         for other in self.nodes:
-            self.handles[other].node_down.remote(node)
+            self.handles[other].node_down.remote(node, incarnation)
         try:
             lost = self.ray.get(self.registry.take_node.remote(node), timeout=30)
         except Exception as registry_error:  # noqa: BLE001 - the registry is gone: the cluster is going down
@@ -364,6 +409,27 @@ class ClusterRuntime(Member):
                 continue
             self.system.count("restarts")
         done.set()
+
+    def _fence(self, node: str, patience: float = 10.0) -> None:
+        """Make a downed node runtime unable to act before its actors start elsewhere: kill it, wait for Ray."""
+        ray = self.ray
+        handle = self.handles[node]
+        self.fenced.add(node)
+        log.warning("rayka: fencing node runtime %s (pid %s): killing it before its actors start elsewhere", node,
+                    self.infos[node].get("pid"))
+        try:
+            ray.kill(handle, no_restart=True)
+        except Exception as error:  # noqa: BLE001 - already gone
+            log.info("rayka: ray.kill(%s): %r", node, error)
+        deadline = time.monotonic() + patience
+        while time.monotonic() < deadline:
+            try:
+                ray.get(handle.pull.remote(None, 0.0), timeout=1.0)
+            except ray.exceptions.ActorDiedError:
+                return  # Ray confirms: the old incarnation is gone
+            except Exception:  # noqa: BLE001,S112 - not confirmed yet
+                continue
+        log.error("rayka: Ray did not confirm the end of node runtime %s within %s s", node, patience)
 
     def wait_recovered(self, node: str, timeout: float | None = None) -> bool:
         """Block until the loss of ``node`` was handled (its actors restarted elsewhere)."""

@@ -201,6 +201,7 @@ class InboundStreams:
         self._on_malformed = on_malformed
         self._max_buffered = max_buffered_batches
         self._streams: dict[str, InboundStream] = {}
+        self._fenced: dict[str, int] = {}  # node -> highest incarnation downed: its batches are refused
         self._malformed = 0
         self._stale = 0
         self._resets = 0
@@ -239,8 +240,19 @@ class InboundStreams:
             return []
         return stream.accept(first_seq, records)
 
+    def fence(self, node: str, incarnation: int) -> None:
+        """Refuse every batch from ``node`` at ``incarnation`` or older (it was downed): counted as stale."""
+        if incarnation > self._fenced.get(node, -1):
+            self._fenced[node] = incarnation
+        stream = self._streams.get(node)
+        if stream is not None and stream.stream_id.incarnation <= incarnation:
+            self.forget(node)
+
     def _stream(self, stream_id: StreamId) -> InboundStream | None:
         node, incarnation = stream_id
+        if incarnation <= self._fenced.get(node, -1):
+            self._stale += 1
+            return None
         stream = self._streams.get(node)
         if stream is not None:
             current = stream.stream_id.incarnation

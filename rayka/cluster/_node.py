@@ -231,12 +231,13 @@ class NodeRuntime:
         if self.backend is not None:
             self.backend.names_changed(version, name, key)
 
-    def node_up(self, node: str, handle: Any) -> None:
-        """A node runtime that Ray restarted joined again: open fresh streams to its new incarnation."""
-        loop_of(self.system)[0].call_soon_threadsafe(self.transport.rejoin, node, handle)
+    def node_up(self, node: str, handle: Any, incarnation: int | None = None) -> None:
+        """A node runtime joined again as a new incarnation: open fresh streams to it."""
+        loop_of(self.system)[0].call_soon_threadsafe(self.transport.rejoin, node, handle, incarnation)
 
-    def node_down(self, node: str) -> None:
-        loop_of(self.system)[0].call_soon_threadsafe(self.transport.node_down, node, None)
+    def node_down(self, node: str, incarnation: int | None = None) -> None:
+        """Membership (the driver) downed ``node`` at ``incarnation``: forget it and refuse its batches."""
+        loop_of(self.system)[0].call_soon_threadsafe(self.transport.node_down, node, None, incarnation)
 
     async def shutdown(self) -> bool:
         if self.backend is not None:

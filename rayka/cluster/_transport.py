@@ -168,7 +168,7 @@ class Transport(Receiving):
                                   on_sendable=functools.partial(self._arm, peer))
         self.peers[node] = peer
 
-    def rejoin(self, node: str, handle: Any) -> None:
+    def rejoin(self, node: str, handle: Any, incarnation: int | None = None) -> None:
         """Meet a node again after it restarted (a new incarnation): a fresh stream from sequence 0."""
         old = self.peers.pop(node, None)
         if old is not None and old.alive:
@@ -178,6 +178,7 @@ class Transport(Receiving):
                 old.cond.notify_all()
         self.dead_nodes.discard(node)
         self.add_peer(node, handle)
+        self.peers[node].incarnation = incarnation
 
     def _peer(self, node: str) -> Peer | None:
         peer = self.peers.get(node)
@@ -532,8 +533,19 @@ class Transport(Receiving):
             watcher.post_system(SIGNAL, signal)
 
     # -- membership ------------------------------------------------------------
-    def node_down(self, node: str, cause: BaseException | None = None) -> None:
-        """Forget a dead node: its asks fail, its watchers get ``Terminated``."""
+    def node_down(self, node: str, cause: BaseException | None = None, incarnation: int | None = None) -> None:
+        """Forget a downed node: its asks fail, its watchers get ``Terminated``, its batches are refused.
+
+        ``incarnation`` names the incarnation that membership downed: a later
+        one that joined meanwhile is left alone, and batches of that one or
+        older are refused from now on (fencing).
+        """
+        if incarnation is not None:
+            with self._inbound_lock:
+                self.inbound.fence(node, incarnation)
+            peer = self.peers.get(node)
+            if peer is not None and peer.incarnation is not None and peer.incarnation > incarnation:
+                return  # a newer incarnation is already our peer
         if node in self.dead_nodes:
             return
         self.dead_nodes.add(node)
