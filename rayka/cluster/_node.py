@@ -199,7 +199,8 @@ class NodeRuntime:
         return {"node": self.node_id, "incarnation": self.incarnation, "pid": os.getpid(),
                 "ray_node": ray.get_runtime_context().get_node_id(), "actors": stats["actors"], "statistics": stats,
                 "malformed_batches": self.transport.malformed_batches,
-                "malformed_records": self.transport.malformed_records, "pending_asks": self.transport.pending_asks,
+                "malformed_records": self.transport.malformed_records, "streams": self.transport.streams(),
+                "inbound": self.transport.inbound.statistics(), "pending_asks": self.transport.pending_asks,
                 "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
                 "topics": list(self.transport.key_of(self.topics))}
 

@@ -64,12 +64,15 @@ class _Sent:
         self.done = False
         self.detached = False
 
-    def detach(self) -> None:
+    def detach(self, patience: float = 1.0) -> None:
         with self.lock:
             if self.detached or self.done:
                 return
             self.detached = True
-        self.ack.future().add_done_callback(functools.partial(self.transport._acked, self))
+        transport = self.transport
+        self.ack.future().add_done_callback(functools.partial(transport._acked, self))
+        # a call can also vanish (a connection reset under it): if unacknowledged after `patience`, send it again
+        transport.call_later(patience, transport._overdue, self, patience)
 
     def wait(self, timeout: float | None) -> None:
         try:
@@ -276,6 +279,16 @@ class Transport(Receiving):
         else:
             self._sweeping = False
 
+    def streams(self) -> dict[str, dict]:
+        """Per peer: batches in flight, records waiting, the backlog, whether it is suspect."""
+        report = {}
+        for node, peer in list(self.peers.items()):
+            stats = peer.out.statistics()
+            report[node] = {"in_flight": stats.in_flight_batches, "pending": stats.pending_messages,
+                            "backlog": len(peer.backlog), "suspect": peer.suspect_since is not None,
+                            "alive": peer.alive, "sent": stats.sent_batches, "acked": stats.acked_batches}
+        return report
+
     @property
     def pending_asks(self) -> int:
         return len(self._pending)
@@ -407,7 +420,12 @@ class Transport(Receiving):
         delay = min(1.0, 0.02 * 2 ** min(peer.failures, 6))
         self.loop.call_later(delay, self._resend, sent)
 
-    def _resend(self, sent: _Sent) -> None:
+    def _overdue(self, sent: _Sent, patience: float) -> None:
+        """A batch still unacknowledged after ``patience`` s: send it again (the receiver drops duplicates)."""
+        if not sent.done and sent.peer.alive and not self.closed:
+            self._resend(sent, min(patience * 2, 8.0))
+
+    def _resend(self, sent: _Sent, patience: float = 1.0) -> None:
         peer = sent.peer
         if not peer.alive or self.closed or sent.done:
             return
@@ -418,7 +436,14 @@ class Transport(Receiving):
             return
         again = _Sent(self, peer, sent.first_seq, ack, sent.data)
         sent.done = True
-        again.detach()
+        again.detach(patience)
+
+    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> None:
+        """``loop.call_later`` from any thread."""
+        if _get_ident() == self.loop_thread:
+            self.loop.call_later(delay, callback, *args)
+        else:
+            self.loop.call_soon_threadsafe(self.loop.call_later, delay, callback, *args)
 
     def _complete(self, sent: _Sent, replies: bytes | None) -> None:
         """A batch was delivered: hand out the replies that came back with it, then acknowledge it (once)."""

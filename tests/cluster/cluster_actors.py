@@ -262,3 +262,23 @@ class Announcer(rayka.Actor):
 
     def receive(self, message):
         return os.getpid()
+
+
+class OrderChecker(rayka.Actor):
+    """Counts what arrives per stream (ints from a Sender, ``(name, i)`` tuples from others): lost, twice, out of order."""
+
+    def __init__(self) -> None:
+        self.next: dict = {}
+        self.count = 0
+        self.disorder = 0
+
+    def receive(self, message):
+        if message == "report":
+            return {"count": self.count, "disorder": self.disorder, "next": dict(self.next)}
+        if message == "count":
+            return self.count
+        stream, i = ("sender", message) if isinstance(message, int) else message
+        if i != self.next.get(stream, 0):
+            self.disorder += 1  # a gap, a repeat or a reordering
+        self.next[stream] = i + 1
+        self.count += 1
