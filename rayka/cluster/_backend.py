@@ -62,6 +62,10 @@ class RayCluster:
             driver before it is downed, fenced (killed) and its actors started
             elsewhere. Shorter outages (a reset connection, a pause) only make
             it *suspect*: nothing is lost, nothing restarted.
+        max_backlog: records a member holds for one peer once the stream to it
+            is full (a slow or hung node). ``tell`` never waits: past this bound
+            its message goes to dead letters (reason ``"peer-backlog"``);
+            ``ref.send`` waits for room instead.
 
     Example:
         >>> RayCluster(nodes=3).node_count
@@ -79,6 +83,7 @@ class RayCluster:
     pickle_by_value: tuple = ()
     rejoin: bool = True
     down_after: float = 5.0
+    max_backlog: int = 100_000
 
     def __post_init__(self) -> None:
         if not (isinstance(self.down_after, (int, float)) and self.down_after > 0.5):
@@ -121,7 +126,8 @@ class ClusterRuntime(Member):
                 ray.init(address=config.address, **config.init)
             self.owns_ray = True
         self.transport = Transport(system, "driver", time.time_ns(), batch_size=config.batch_size,
-                             max_in_flight=config.max_in_flight, put=ray.put, get=ray.get)
+                             max_in_flight=config.max_in_flight, put=ray.put, get=ray.get,
+                             max_backlog=config.max_backlog)
         self.transport.member = self
         self.transport.respawn = self.respawn
         set_current_transport(self.transport)
@@ -139,7 +145,8 @@ class ClusterRuntime(Member):
             raise ValueError("RayCluster needs at least one node runtime")
         self._remote = ray.remote(NodeRuntime)
         self._settings = {"batch_size": config.batch_size, "max_in_flight": config.max_in_flight,
-                          "throughput": config.throughput, "shutdown_timeout": config.shutdown_timeout}
+                          "throughput": config.throughput, "shutdown_timeout": config.shutdown_timeout,
+                          "max_backlog": config.max_backlog}
         self.handles: dict[str, Any] = {}
         self.node_options: dict[str, dict] = {f"n{index}": opts for index, opts in enumerate(options)}
         for node, opts in self.node_options.items():
@@ -373,6 +380,7 @@ class ClusterRuntime(Member):
             self.rejoined.setdefault(node, threading.Event()).clear()
         incarnation = self.infos[node]["incarnation"]
         if fence:
+            self.handles[node].node_down.remote(node, incarnation)  # should it run again: quarantine yourself
             self._fence(node)
         loop, _ = loop_of(self.system)
         down = threading.Event()

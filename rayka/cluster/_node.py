@@ -8,6 +8,7 @@ without waiting for the answer.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from typing import Any
@@ -21,6 +22,8 @@ from ._kinds import Kind
 from ._member import Member, new_uid, not_importable
 from ._remote import set_current_transport
 from ._transport import Transport
+
+log = logging.getLogger("rayka.cluster")
 
 __all__ = ["NodeBackend", "NodeRuntime"]
 
@@ -52,7 +55,8 @@ class NodeBackend(Member):
         settings = runtime.settings
         self.transport = Transport(system, self.node_id, runtime.incarnation, batch_size=settings.get("batch_size", 1000),
                              max_in_flight=settings.get("max_in_flight", 4),
-                             large_payload=settings.get("large_payload", 1 << 20), put=ray.put)
+                             large_payload=settings.get("large_payload", 1 << 20), put=ray.put,
+                             max_backlog=settings.get("max_backlog", 100_000))
         self.transport.member = self
         self.transport.respawn = self.respawn
         system.dead_letters.subscribe(self._forward_dead_letter)
@@ -164,6 +168,7 @@ class NodeRuntime:
         self.registry: Any = None
         self.node_options: dict[str, dict] = {}
         self.backend: NodeBackend | None = None
+        self.quarantined = False
 
     async def connect(self, peers: dict[str, Any], registry: Any, node_options: dict[str, dict]) -> dict:
         """Start the node's actor system on this actor's event loop (one thread: no hops) and meet the peers.
@@ -205,9 +210,13 @@ class NodeRuntime:
                 "topics": list(self.transport.key_of(self.topics))}
 
     async def deliver(self, data: bytes, wait: float = 0.0) -> bytes | None:
+        if self.quarantined:
+            return None  # downed: what is sent to this incarnation is not taken (its senders dead-letter it)
         return await self.transport.receive_and_reply(data, wait)
 
     async def pull(self, ack: int | None, wait: float) -> Any:
+        if self.quarantined:
+            return None
         return await self.transport.pull("driver", ack, wait)
 
     def spawn(self, blob: bytes, uid: int, class_name: str) -> tuple[str, int]:
@@ -237,8 +246,27 @@ class NodeRuntime:
         loop_of(self.system)[0].call_soon_threadsafe(self.transport.rejoin, node, handle, incarnation)
 
     def node_down(self, node: str, incarnation: int | None = None) -> None:
-        """Membership (the driver) downed ``node`` at ``incarnation``: forget it and refuse its batches."""
+        """Membership (the driver) downed ``node`` at ``incarnation``: forget it and refuse its batches.
+
+        If that is this very incarnation (it was hung or cut off, and is still alive), it quarantines
+        itself: it stops its actors (they run elsewhere now) and takes no more batches.
+        """
+        if node == self.node_id and incarnation == self.incarnation:
+            self.quarantine()
+            return
         loop_of(self.system)[0].call_soon_threadsafe(self.transport.node_down, node, None, incarnation)
+
+    def quarantine(self) -> None:
+        if self.quarantined:
+            return
+        self.quarantined = True
+        log.error("rayka: node runtime %s (incarnation %s) was downed by the cluster; stopping its actors",
+                  self.node_id, self.incarnation)
+        if self.backend is not None:
+            self.backend.stopping = True
+        for cell in list(self.transport.hosted.values()):
+            cell.request_stop()
+        self.system.root.stop()
 
     async def shutdown(self) -> bool:
         if self.backend is not None:

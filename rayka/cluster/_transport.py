@@ -20,7 +20,7 @@ import weakref
 from collections import OrderedDict, deque
 from typing import Any, Callable
 
-from .._errors import ActorNotFound, ActorStopped, AskTimeout, MailboxFull, SerializationError, SystemClosed
+from .._errors import ActorNotFound, ActorStopped, AskTimeout, SerializationError, SystemClosed
 from ..actors import ActorRef
 from ..actors.spi import (
     CellState, DeadLetter, Op, Reply, Terminated, cell_of, loop_of, pause_current_actor, resume_actor, set_assist,
@@ -120,7 +120,7 @@ class Transport(Receiving):
 
     def __init__(self, system: Any, node_id: str, incarnation: int, *, batch_size: int = 1000,
                  max_in_flight: int = 4, large_payload: int = 1 << 20, put: Callable[[bytes], Any] | None = None,
-                 get: Callable[..., Any] | None = None) -> None:
+                 get: Callable[..., Any] | None = None, max_backlog: int = 100_000) -> None:
         self.system = system
         self.node_id = node_id
         self.stream_id = StreamId(node_id, incarnation)
@@ -154,6 +154,8 @@ class Transport(Receiving):
         self.respawn: Callable[[Any, BaseException], Any] = _no_respawn
         self.malformed_batches = 0
         self.malformed_records = 0  # records whose fields did not fit their kind (rejected, dead-lettered)
+        self.max_backlog = max_backlog  # records per peer waiting for room in its stream, past which tells are dropped
+        self.backlog_overflows = 0
         self.inline_wait = 0.005  # seconds a deliver call may wait to carry replies back
         self._inline: dict | None = None
         self._inline_keys: set[tuple] = set()
@@ -246,7 +248,7 @@ class Transport(Receiving):
             with peer.lock:  # the common case: room in the stream
                 if not peer.backlog and peer.out.try_push(data):
                     return
-        self.push(cell.node, data, room)
+        self.push(cell.node, data, room, tell=True)
 
     def send_ask(self, cell: RemoteCell, message: Any, reply: Reply, deadline: float | None = None) -> None:
         if self.closed:
@@ -310,7 +312,8 @@ class Transport(Receiving):
         self.push(node, data)
 
     def push(self, node: str, data: bytes, room: Reply | None = None, ask: bool = False,
-             asker: Reply | None = None) -> None:
+             asker: Reply | None = None, tell: bool = False) -> None:
+        """Queue one encoded record for ``node``; only a ``tell`` may be dropped (past the backlog's bound)."""
         peer = self._peer(node)
         if peer is None:
             return
@@ -330,22 +333,25 @@ class Transport(Receiving):
         if ask:
             self._flush(peer, asker if not on_loop else None)
             return
+        # The stream is full: nobody waits here, not the loop, not a user's thread. The record joins the
+        # peer's backlog (bounded for tells: past `max_backlog` a tell is a dead letter, reason "peer-backlog";
+        # asks, replies and control records always wait); `send` resolves once the backlog drains, and an
+        # actor on the loop gets no new turn until then.
         with peer.cond:
-            if on_loop:  # never block the loop: queue it and pause the sending actor
+            overflow = tell and room is None and len(peer.backlog) >= self.max_backlog
+            if not overflow:
                 peer.backlog.append(data)
                 if room is not None:
                     peer.throttled.append((None, room))
-                else:
+                elif on_loop:
                     self._throttle(peer)
-                return
-            while peer.alive and (peer.backlog or not peer.out.writable):
-                if not peer.cond.wait(timeout=60):
-                    raise MailboxFull(f"the stream to node {node} stayed full for 60 s; is the node stuck?")
-            if not peer.alive:
-                return
-            peer.out.push(data)
-        if room is not None:
-            room.set_result(None)
+        if overflow:
+            self.backlog_overflows += 1
+            if self.backlog_overflows == 1 or self.backlog_overflows % 10_000 == 0:
+                log.error("rayka: node %s: the backlog to node %s is full (%d records); tells to it go to dead "
+                          "letters (peer-backlog): %d so far", self.node_id, node, self.max_backlog,
+                          self.backlog_overflows)
+            self._dead_letter_records(node, [data], "peer-backlog")
 
     def _throttle(self, peer: Peer) -> None:
         paused = pause_current_actor(self.system)
@@ -527,8 +533,8 @@ class Transport(Receiving):
         if watchers:
             watchers.discard(watcher)
 
-    def _dead_letter_records(self, node: str, records: list) -> None:
-        """Tells that never reached a downed node go to dead letters (reason ``node-down``), counted."""
+    def _dead_letter_records(self, node: str, records: list, reason: str = "node-down") -> None:
+        """Tells that never reach ``node`` go to dead letters (``node-down``, ``peer-backlog``), counted."""
         for data in records:
             try:
                 target, sender, kind, payload, _ = self.decoder.decode_record(data)
@@ -536,7 +542,7 @@ class Transport(Receiving):
                 continue
             if kind == TELL:
                 sender_ref = self.ref_for(tuple(sender)) if sender is not None else None
-                self.system.dead_letters.publish(DeadLetter(payload, sender_ref, target, "node-down"))
+                self.system.dead_letters.publish(DeadLetter(payload, sender_ref, target, reason))
 
     def ended_here(self, path: str) -> None:
         """An actor hosted on this node ended: records for its path are dead letters at once."""

@@ -138,3 +138,28 @@ def test_a_node_hung_longer_than_down_after_is_downed_once_fenced_and_its_actors
         with pytest.raises(rayka.ActorStopped):
             victim.ask("count", timeout=10).result()
         assert system.cluster.wait_rejoined("n1", timeout=60)
+
+
+def test_tells_to_a_hung_node_never_block_and_past_the_backlog_go_to_dead_letters(ray_cluster):
+    cluster = rayka.RayCluster(address=ray_cluster.address, nodes=2, down_after=30.0, max_backlog=3_000)
+    with rayka.ActorSystem("backlog", cluster=cluster) as system:
+        receiver = system.spawn(OrderChecker, name="slow-side", node=1)
+        assert receiver.ask("count", timeout=10).result() == 0
+        dropped = []
+        unsubscribe = system.dead_letters.subscribe(
+            lambda letter: dropped.append(letter.message) if letter.reason == "peer-backlog" else None)
+        pid = system.cluster.node_info()["n1"]["pid"]
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            for i in range(20_000):  # far more than the stream and the backlog hold: returns, never waits
+                receiver.tell(("driver", i))
+        finally:
+            os.kill(pid, signal.SIGCONT)
+            unsubscribe()
+        delivered = 20_000 - len(dropped)
+        assert 0 < delivered < 20_000
+        assert _count_until(receiver, delivered) == delivered
+        report = receiver.ask("report", timeout=30).result()
+        assert report == {"count": delivered, "disorder": 0, "next": {"driver": delivered}}  # a prefix, in order
+        assert [message[1] for message in dropped] == list(range(delivered, 20_000))  # the rest: dead letters
+        assert system.statistics()["restarts"] == 0
