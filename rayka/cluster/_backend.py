@@ -24,6 +24,7 @@ from ..actors import Restart
 from ..actors.spi import check_name, loop_of, spawn_top_level
 from ._member import Member, new_uid
 from ._registry import Registry
+from ._wire import MalformedBatch
 from ._remote import set_current_transport
 from ._transport import Transport
 
@@ -325,7 +326,10 @@ class ClusterRuntime(Member):
                 answered, failures, ack = time.monotonic(), 0, None
                 if result is not None:
                     first_seq, data = result
-                    self.transport.receive(data)
+                    try:
+                        self.transport.receive(data, resend=True)
+                    except MalformedBatch:
+                        continue  # damaged on the way: not acknowledged, so the node hands it out again
                     self.transport.wait_admitted()
                     ack = first_seq
             if self.closing or not self.config.rejoin:

@@ -90,6 +90,8 @@ class InboundStream:
         return self._take(first_seq, count, None)
 
     def _take(self, first_seq: int, count: int, records: Sequence[Any] | None) -> Sequence[Any]:
+        if count <= 0:  # an empty batch holds no sequence number: never buffer it in a real batch's place
+            return []
         next_seq = self._next_seq
         if first_seq == next_seq and not self._buffer:
             self._next_seq = next_seq + count
@@ -207,12 +209,14 @@ class InboundStreams:
         self._resets = 0
         self._retired = dict.fromkeys(_INBOUND_FIELDS, 0)
 
-    def receive(self, data: bytes) -> Sequence[Any]:
+    def receive(self, data: bytes, *, skip_damaged: bool = True) -> Sequence[Any]:
         """Decode one batch and return the records now deliverable, in sequence order.
 
         A malformed batch is counted and handed to ``on_malformed``; when its
         header could be read, its range is skipped so the stream goes on, and
-        the records that this unblocks are returned.
+        the records that this unblocks are returned. With
+        ``skip_damaged=False`` the :class:`MalformedBatch` is raised instead
+        (after counting): the caller asks the sender for its intact copy.
 
         Raises:
             TransportError: The sender's stream is broken (see :meth:`InboundStream.accept`).
@@ -223,6 +227,10 @@ class InboundStreams:
             stream_id, first_seq, records = self._decode(data)
         except MalformedBatch as exc:
             self._malformed += 1
+            if not skip_damaged:
+                if self._on_malformed is not None:
+                    self._on_malformed(exc)
+                raise
             released: Sequence[Any] = []
             if exc.stream_id is not None and exc.first_seq is not None and exc.count is not None:
                 stream = self._stream(exc.stream_id)

@@ -19,12 +19,13 @@ from ..actors.spi import DeadLetter, Op, Reply, reply_outcome
 from ._kinds import DIRECTIVE_OPS, Kind
 from ._wire import MalformedBatch, UndecodablePayload
 
-__all__ = ["Receiving", "RemoteWatcher"]
+__all__ = ["NACK", "Receiving", "RemoteWatcher"]
 
 log = logging.getLogger("rayka.cluster")
 TELL, ASK, REPLY_OK, REPLY_ERROR, STOP, WATCH, TERMINATED = (Kind.TELL, Kind.ASK, Kind.REPLY_OK, Kind.REPLY_ERROR,
                                                             Kind.STOP, Kind.WATCH, Kind.TERMINATED)
 FAILED, SIGNAL = int(Op.FAILED), int(Op.SIGNAL)
+NACK = b"\x00rayka:resend"  # a deliver call's answer for a damaged batch (a reply batch starts with b"RK")
 
 
 class RemoteWatcher:
@@ -56,13 +57,18 @@ class Receiving:
         Replies not ready in time travel back on the stream as usual.
         """
         if not wait:
-            self.receive(data)
+            try:
+                self.receive(data, resend=True)
+            except MalformedBatch:
+                return NACK
             await self._admitted()
             return None
         collected: dict[tuple, Any] = {}
         self._inline = collected
         try:
-            self.receive(data)
+            self.receive(data, resend=True)
+        except MalformedBatch:
+            return NACK
         finally:
             self._inline = None
         entry = None
@@ -105,10 +111,14 @@ class Receiving:
                 except Exception:  # noqa: BLE001,S110 - the actor stopped meanwhile: dead-lettered there
                     pass
 
-    def receive(self, data: bytes) -> int:
-        """Deliver one batch; returns how many records it released in order."""
+    def receive(self, data: bytes, resend: bool = False) -> int:
+        """Deliver one batch; returns how many records it released in order.
+
+        Raises:
+            MalformedBatch: with ``resend``, for a damaged batch (counted): its sender sends it again.
+        """
         with self._inbound_lock:
-            records = self.inbound.receive(data)
+            records = self.inbound.receive(data, skip_damaged=not resend)
         local, deliver, ref_for = self._local, self._deliver, self.ref_for
         path = cell = sender = sender_ref = None  # the last target and sender: a batch is mostly one stream's
         for record in records:

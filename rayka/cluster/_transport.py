@@ -28,7 +28,7 @@ from ..actors.spi import (
 from ._inbound import InboundStreams
 from ._kinds import Kind
 from ._outbound import OutboundStream
-from ._receiving import Receiving
+from ._receiving import NACK, Receiving
 from ._remote import RemoteCell
 from ._wire import Decoder, Encoder, StreamId
 
@@ -39,7 +39,8 @@ TELL, ASK, STOP, WATCH = Kind.TELL, Kind.ASK, Kind.STOP, Kind.WATCH
 SIGNAL = int(Op.SIGNAL)
 _get_ident = threading.get_ident
 _TERMINATED = int(CellState.TERMINATED)
-_DEAD_KEYS = 10_000  # terminated actors remembered, so a lookup right after their end finds nothing
+_DEAD_KEYS = 10_000
+_DAMAGE_RETRIES = 10  # terminated actors remembered, so a lookup right after their end finds nothing
 
 
 class _Sent:
@@ -52,7 +53,7 @@ class _Sent:
     from then on a done-callback completes it, as for every other batch.
     """
 
-    __slots__ = ("transport", "peer", "first_seq", "ack", "data", "lock", "done", "detached")
+    __slots__ = ("transport", "peer", "first_seq", "ack", "data", "lock", "done", "detached", "tries")
 
     def __init__(self, transport: Transport, peer: Peer, first_seq: int, ack: Any, data: Any) -> None:
         self.transport = transport
@@ -63,6 +64,7 @@ class _Sent:
         self.lock = threading.Lock()
         self.done = False
         self.detached = False
+        self.tries = 0  # times the receiver found it damaged
 
     def detach(self, patience: float = 1.0) -> None:
         with self.lock:
@@ -426,6 +428,25 @@ class Transport(Receiving):
         delay = min(1.0, 0.02 * 2 ** min(peer.failures, 6))
         self.loop.call_later(delay, self._resend, sent)
 
+    def _damaged(self, sent: _Sent) -> None:
+        sent.tries += 1
+        if sent.tries <= _DAMAGE_RETRIES:
+            log.warning("rayka: node %s: node %s got batch %d damaged; sending it again", self.node_id,
+                        sent.peer.node, sent.first_seq)
+            self._resend(sent)
+            return
+        log.error("rayka: node %s: batch %d to node %s arrived damaged %d times; giving its tells up to dead "
+                  "letters", self.node_id, sent.first_seq, sent.peer.node, sent.tries)
+        try:
+            records = self.decoder.decode_batch(sent.data)[2]
+        except Exception:  # noqa: BLE001 - our own copy is damaged too: nothing left to hand over
+            records = []
+        for target, sender, kind, payload, _ in records:
+            if kind == TELL:
+                sender_ref = self.ref_for(tuple(sender)) if sender is not None else None
+                self.system.dead_letters.publish(DeadLetter(payload, sender_ref, target, "damaged"))
+        self._complete(sent, None)
+
     def _overdue(self, sent: _Sent, patience: float) -> None:
         """A batch still unacknowledged after ``patience`` s: send it again (the receiver drops duplicates)."""
         if not sent.done and sent.peer.alive and not self.closed:
@@ -441,6 +462,7 @@ class Transport(Receiving):
             self._suspect(sent, error)
             return
         again = _Sent(self, peer, sent.first_seq, ack, sent.data)
+        again.tries = sent.tries
         sent.done = True
         again.detach(patience)
 
@@ -453,6 +475,9 @@ class Transport(Receiving):
 
     def _complete(self, sent: _Sent, replies: bytes | None) -> None:
         """A batch was delivered: hand out the replies that came back with it, then acknowledge it (once)."""
+        if replies is not None and replies == NACK:  # it arrived damaged: send our intact copy again
+            self.call_later(0.0, self._damaged, sent)
+            return
         with sent.lock:
             if sent.done:
                 return

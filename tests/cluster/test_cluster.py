@@ -113,7 +113,9 @@ def test_a_malformed_batch_is_rejected_and_counted_and_the_node_keeps_running(cl
 
     runtime = cluster_system.cluster
     handle = runtime.handles["n1"]
-    assert ray.get(handle.deliver.remote(b"\x00not a batch")) is None  # rejected, no replies
+    from rayka.cluster._receiving import NACK
+
+    assert ray.get(handle.deliver.remote(b"\x00not a batch")) == NACK  # rejected: the sender is asked to resend
     assert runtime.node_info()["n1"]["malformed_batches"] >= 1
     target = cluster_system.spawn(Counter, node=1)
     assert target.ask("count", timeout=10).result() == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 import zlib
 
 import msgpack
@@ -154,3 +155,71 @@ def test_reordered_and_duplicated_batches_are_delivered_once_in_order(order, rep
     assert delivered == list(range(36))
     rng = random.Random(len(repeats))
     assert streams.receive(batches[rng.randrange(12)]) == []  # a late duplicate changes nothing
+
+
+class _LoopbackHandle:
+    """Stands in for a node runtime's Ray handle: ``deliver`` runs on another in-process system's transport.
+
+    ``damage`` names batch numbers (in call order) whose bytes get one bit flipped on the way, as a bad
+    link would.
+    """
+
+    def __init__(self, transport: Transport, damage: set[int]) -> None:
+        self.transport = transport
+        self.damage = damage
+        self.calls = 0
+        self.deliver = self
+
+    def remote(self, data: bytes, wait: float = 0.0):
+        import asyncio
+
+        self.calls += 1
+        if self.calls in self.damage:
+            data = bytearray(data)
+            data[len(data) // 2] ^= 0x10
+            data = bytes(data)
+        future = asyncio.run_coroutine_threadsafe(self.transport.receive_and_reply(data, wait), self.transport.loop)
+        return _Call(future)
+
+
+class _Call:
+    def __init__(self, future) -> None:
+        self._future = future
+
+    def future(self):
+        return self._future
+
+
+def test_a_batch_damaged_on_the_way_is_sent_again_and_nothing_is_lost_or_reordered() -> None:
+    from tests.cluster.cluster_actors import OrderChecker
+
+    sending = rayka.ActorSystem("sending", shutdown_timeout=2.0)
+    receiving = rayka.ActorSystem("receiving", shutdown_timeout=2.0)
+    try:
+        there = Transport(receiving, "b", 2, batch_size=100)
+        here = Transport(sending, "a", 1, batch_size=100)
+        checker = receiving.spawn(OrderChecker, name="checker")
+        here.add_peer("b", _LoopbackHandle(there, damage={2, 5, 6}))
+        cell_ref = here.ref_for(("b", "/user/checker", checker._cell.uid))
+        for i in range(5_000):
+            cell_ref.tell(("a", i))
+        report = {}
+        for _ in range(200):
+            report = checker.ask("report", timeout=10).result()
+            if report["count"] >= 5_000:
+                break
+            threading.Event().wait(0.05)
+        assert report == {"count": 5_000, "disorder": 0, "next": {"a": 5_000}}
+        assert there.malformed_batches == 3
+    finally:
+        sending.shutdown(timeout=10)
+        receiving.shutdown(timeout=10)
+
+
+def test_an_empty_batch_with_a_future_sequence_number_does_not_shadow_the_real_one() -> None:
+    encoder, streams = Encoder(), InboundStreams(Decoder().decode_batch)
+    assert streams.receive(encoder.join_batch(StreamId("n", 1), 5, [])) == []
+    first = encoder.encode_batch(StreamId("n", 1), 0, [("/t", None, 0, i, None) for i in range(5)])
+    real = encoder.encode_batch(StreamId("n", 1), 5, [("/t", None, 0, i, None) for i in range(5, 8)])
+    assert [r[3] for r in streams.receive(first)] == [0, 1, 2, 3, 4]
+    assert [r[3] for r in streams.receive(real)] == [5, 6, 7]
