@@ -139,7 +139,12 @@ class ClusterRuntime(Member):
         self.lock = threading.Lock()
         self.recovered: dict[str, threading.Event] = {}
         self.rejoined: dict[str, threading.Event] = {}
-        self.registry = ray.remote(Registry).options(num_cpus=0, max_concurrency=1000).remote()
+        # the registry lives on the driver's own Ray node: it must outlive any node runtime's machine
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
+        self.registry = ray.remote(Registry).options(num_cpus=0, max_concurrency=1000,
+                                                     scheduling_strategy=here).remote()
         self.load: dict[str, int] = {}
         options = config.nodes if isinstance(config.nodes, list) else [{} for _ in range(config.nodes)]
         if not options:

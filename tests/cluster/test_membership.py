@@ -163,3 +163,19 @@ def test_tells_to_a_hung_node_never_block_and_past_the_backlog_go_to_dead_letter
         assert report == {"count": delivered, "disorder": 0, "next": {"driver": delivered}}  # a prefix, in order
         assert [message[1] for message in dropped] == list(range(delivered, 20_000))  # the rest: dead letters
         assert system.statistics()["restarts"] == 0
+
+
+def test_a_killed_raylet_brings_its_actors_back_on_a_live_node_and_survivors_lose_nothing(tmp_path):
+    import json
+    import sys
+
+    script = os.path.join(os.path.dirname(__file__), "raylet_drill.py")
+    done = subprocess.run([sys.executable, script], capture_output=True, text=True, timeout=170)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert done.returncode == 0 and lines, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(lines[-1][len("RESULT "):])
+    assert result["recovered"] is True
+    assert result["victim_node"] in ("n0", "n2") and result["victim_count"] == 0  # back, as a new incarnation
+    assert result["sent"] == 20_000
+    assert result["report"] == {"count": 20_000, "disorder": 0, "next": {"sender": 20_000}}  # survivors: 0 lost
+    assert result["restarts"] == 1
