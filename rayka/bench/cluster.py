@@ -101,6 +101,36 @@ def _raw_actor_to_actor_us(n: int) -> float:
         ray.kill(caller)
 
 
+def _hung_node_recovery_ms(system: Any) -> float:
+    """SIGSTOP a node runtime: ms until its actor answers from another node (down_after + fencing + restart)."""
+    import signal
+
+    runtime = system.cluster
+    runtime.wait_rejoined("n1", timeout=60)
+    hung = system.spawn(_Receiver, name="hung", node="n1")
+    hung.ask("count", timeout=30).result()
+    pid = runtime.node_info()["n1"]["pid"]
+    stopped = time.perf_counter()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        deadline = time.perf_counter() + 60
+        while time.perf_counter() < deadline:
+            try:
+                moved = system.lookup("hung")
+            except rayka.ActorNotFound:  # between the downing and the restart
+                moved = None
+            if moved is not None and moved != hung:
+                moved.ask("count", timeout=30).result()
+                return (time.perf_counter() - stopped) * 1000
+            time.sleep(0.01)
+        raise RuntimeError("the hung node's actor did not come back within 60 s")
+    finally:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+
+
 def _tell_rate(system: Any, senders: list, receivers: list, n: int) -> dict:
     for receiver in receivers:
         receiver.ask("reset", timeout=30).result()
@@ -126,7 +156,7 @@ def run(quick: bool = False, repeat: int = 3, nodes: int = 2, pairs: int = 1,
     n_ask = 300 if quick else 2_000
     report: dict[str, Any] = {"repeat": repeat, "quick": quick, "nodes": max(nodes, 2 * pairs),
                               "cpus": os.cpu_count(), "python": sys.version.split()[0]}
-    cluster = rayka.RayCluster(nodes=max(nodes, 2 * pairs), num_cpus=os.cpu_count())
+    cluster = rayka.RayCluster(nodes=max(nodes, 2 * pairs), num_cpus=os.cpu_count(), down_after=2.0)
     with rayka.ActorSystem("bench", cluster=cluster) as system:
         say("raw Ray baselines")
         report["ray_raw"] = ray_raw.run(quick=quick)
@@ -164,6 +194,8 @@ def run(quick: bool = False, repeat: int = 3, nodes: int = 2, pairs: int = 1,
         runtime.wait_recovered("n1", timeout=30)
         system.lookup("victim").ask("count", timeout=30).result()
         report["node_loss_recovery_ms"] = (time.perf_counter() - killed) * 1000
+        say("hung node")
+        report["hung_node_recovery_ms"] = _hung_node_recovery_ms(system)
     rows = {row["scenario"]: row for row in report["ray_raw"]["results"]}
     per_call = rows["per_call"]["per_s"]
     rtt = rows["round_trip"]["median_us"]

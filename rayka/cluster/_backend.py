@@ -386,6 +386,7 @@ class ClusterRuntime(Member):
                 return
             self.down.add(node)
             done = self.recovered.setdefault(node, threading.Event())
+            done.clear()  # a new loss: wait_recovered waits for this one
             self.rejoined.setdefault(node, threading.Event()).clear()
         incarnation = self.infos[node]["incarnation"]
         if fence:
@@ -474,7 +475,7 @@ class ClusterRuntime(Member):
                 pass
         for thread in self.threads:
             thread.join(timeout=2)
-        self.transport.closed = True
+        self.transport.close()
         set_current_transport(None)
         if self.owns_ray:
             ray.shutdown()

@@ -65,10 +65,17 @@ class _Sent:
         self.done = False
         self.detached = False
         self.tries = 0  # times the receiver found it damaged
+        transport.unfinished.add(self)
+
+    def finish(self) -> None:
+        """Done with it: drop the Ray object refs (one that outlives ray.shutdown() ends the process)."""
+        self.done = True
+        self.ack = None
+        self.transport.unfinished.discard(self)
 
     def detach(self, patience: float = 1.0) -> None:
         with self.lock:
-            if self.detached or self.done:
+            if self.detached or self.done or self.transport.closed:
                 return
             self.detached = True
         transport = self.transport
@@ -156,6 +163,7 @@ class Transport(Receiving):
         self.respawn: Callable[[Any, BaseException], Any] = _no_respawn
         self.malformed_batches = 0
         self.malformed_records = 0  # records whose fields did not fit their kind (rejected, dead-lettered)
+        self.unfinished: set[_Sent] = set()  # batches whose Ray call is not done: their refs die at close()
         self.max_backlog = max_backlog  # records per peer waiting for room in its stream, past which tells are dropped
         self.backlog_overflows = 0
         self.inline_wait = 0.005  # seconds a deliver call may wait to carry replies back
@@ -371,6 +379,8 @@ class Transport(Receiving):
 
     def _flush(self, peer: Peer, asker: Reply | None = None) -> None:
         peer.armed = False
+        if self.closed:  # Ray may be shut down already: never touch it again
+            return
         if peer.assisted:  # a stream never waits on a thread that may not wait for its reply
             assisted, peer.assisted = peer.assisted, []
             for sent in assisted:
@@ -463,8 +473,17 @@ class Transport(Receiving):
             return
         again = _Sent(self, peer, sent.first_seq, ack, sent.data)
         again.tries = sent.tries
-        sent.done = True
+        sent.finish()
         again.detach(patience)
+
+    def close(self) -> None:
+        """No more Ray calls, and no Ray object ref left behind (call before ``ray.shutdown()``)."""
+        self.closed = True
+        for sent in list(self.unfinished):
+            sent.finish()
+            sent.data = None
+        for peer in list(self.peers.values()):
+            peer.pulled = None
 
     def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> None:
         """``loop.call_later`` from any thread."""
@@ -481,7 +500,7 @@ class Transport(Receiving):
         with sent.lock:
             if sent.done:
                 return
-            sent.done = True
+            sent.finish()
         if replies:  # replies to asks in that batch came back with the call: one Ray round trip per ask
             for record in self.decoder.decode_batch(replies)[2]:
                 self._deliver(record)
