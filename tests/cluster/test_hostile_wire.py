@@ -223,3 +223,14 @@ def test_an_empty_batch_with_a_future_sequence_number_does_not_shadow_the_real_o
     real = encoder.encode_batch(StreamId("n", 1), 5, [("/t", None, 0, i, None) for i in range(5, 8)])
     assert [r[3] for r in streams.receive(first)] == [0, 1, 2, 3, 4]
     assert [r[3] for r in streams.receive(real)] == [5, 6, 7]
+
+
+def test_a_fenced_incarnation_is_refused_and_a_newer_one_is_taken() -> None:
+    encoder, streams = Encoder(), InboundStreams(Decoder().decode_batch)
+    old, new = StreamId("n1", 5), StreamId("n1", 9)
+    assert [r[3] for r in streams.receive(encoder.encode_batch(old, 0, [("/t", None, 0, "a", None)]))] == ["a"]
+    streams.fence("n1", 5)  # membership downed incarnation 5
+    assert streams.receive(encoder.encode_batch(old, 1, [("/t", None, 0, "late", None)])) == []
+    assert streams.receive(encoder.encode_batch(StreamId("n1", 4), 0, [("/t", None, 0, "older", None)])) == []
+    assert [r[3] for r in streams.receive(encoder.encode_batch(new, 0, [("/t", None, 0, "b", None)]))] == ["b"]
+    assert streams.statistics().stale_batches == 2
