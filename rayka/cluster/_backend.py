@@ -241,6 +241,10 @@ class ClusterRuntime(Member):
 
     def lookup(self, name: str) -> Any:
         key = self.ray.get(self.registry.lookup.remote(name))
+        if key is None:  # a name just given inside a node may not have reached the registry yet: ask the nodes
+            nodes = self.nodes
+            answers = self.ray.get([self.handles[n].local_name.remote(name) for n in nodes], timeout=30)
+            key = next((answer for answer in answers if answer is not None), None)
         if key is None or key[0] == "driver":
             return None  # not registered, or hosted here: the system's own tree answers
         return self.ref_for_name(key)

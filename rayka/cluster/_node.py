@@ -228,6 +228,12 @@ class NodeRuntime:
         ref = spawn_top_level(self.system, cls, args, kwargs, name, mailbox, restart, uid=uid)
         return ref.path, uid
 
+    def local_name(self, name: str) -> list | None:
+        """The key this node holds for ``name``: its registry replica, or a name it just gave itself."""
+        backend = self.backend
+        key = backend.names.get(name) if backend is not None else None
+        return list(key) if key is not None and not backend.known_dead(key) else None
+
     def statistics_of(self, path: str, uid: int) -> Any:
         cell = self.transport._local(path)
         if cell is None or cell.uid != uid:

@@ -246,7 +246,10 @@ class Placer(rayka.Actor):
                 ref = self.context.system.spawn(Counter, name=name, node=node)
                 return ref, await ref.ask("pid", timeout=10)
             case ("lookup", name):
-                return self.context.system.lookup(name)
+                try:
+                    return self.context.system.lookup(name)
+                except rayka.ActorNotFound:
+                    return None
             case ("stats", ref):
                 return ref.statistics()
 

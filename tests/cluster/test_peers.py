@@ -36,8 +36,14 @@ def test_a_name_given_inside_a_node_is_visible_from_the_driver_and_other_nodes(c
     placer = cluster_system.spawn(Placer, node=0)
     other = cluster_system.spawn(Placer, node=1)
     ref, pid = placer.ask(("top", "named-inside", 2), timeout=20).result()
-    assert cluster_system.lookup("named-inside") == ref
-    assert other.ask(("lookup", "named-inside"), timeout=20).result() == ref
+    assert cluster_system.lookup("named-inside") == ref  # the driver sees it at once
+    seen = None
+    for _ in range(200):  # another node sees it once the registry pushed it to its replica
+        seen = other.ask(("lookup", "named-inside"), timeout=20).result()
+        if seen is not None:
+            break
+        threading.Event().wait(0.01)
+    assert seen == ref
     with pytest.raises(rayka.InvalidActorName):
         cluster_system.spawn(Counter, name="named-inside")
     ref.stop()

@@ -15,9 +15,11 @@ import cloudpickle
 import pytest
 
 import rayka
+from tests.cluster import cluster_actors
 from tests.contract import contract_actors
 
 cloudpickle.register_pickle_by_value(contract_actors)
+cloudpickle.register_pickle_by_value(cluster_actors)
 
 
 @dataclass

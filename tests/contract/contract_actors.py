@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import rayka
+from tests.cluster.cluster_actors import Stuck as Never, Watcher  # noqa: F401 - shared with the cluster tests
 
 
 class Recorder(rayka.Actor):
@@ -30,30 +31,6 @@ class Burst(rayka.Actor):
         for i in range(n):
             target.tell(i)
         return n
-
-
-class Watcher(rayka.Actor):
-    def __init__(self) -> None:
-        self.ended: list = []
-
-    def receive(self, message):
-        match message:
-            case ("watch", ref):
-                self.context.watch(ref)
-                return True
-            case rayka.Terminated(ref=ref):
-                self.ended.append(ref.path)
-            case "ended":
-                return list(self.ended)
-
-
-class Never(rayka.Actor):
-    """Never answers."""
-
-    async def receive(self, message):
-        import asyncio
-
-        await asyncio.Event().wait()
 
 
 class Resuming(rayka.Actor):

@@ -40,11 +40,11 @@ def test_a_watcher_gets_terminated_once_when_the_watched_actor_stops(backend):
     assert backend.system.wait_terminated(target, timeout=10)
     probe = TestProbe(backend.system)
     probe.watch(watcher)
-    assert watcher.ask("ended", timeout=10).result() in ([], [target.path])
+    assert watcher.ask("terminated", timeout=10).result() in ([], [target.path])
     for _ in range(200):  # Terminated is queued behind what the watcher handles; ask until it is seen
-        if watcher.ask("ended", timeout=10).result():
+        if watcher.ask("terminated", timeout=10).result():
             break
-    assert watcher.ask("ended", timeout=10).result() == [target.path]
+    assert watcher.ask("terminated", timeout=10).result() == [target.path]
 
 
 def test_wait_terminated_times_out_while_the_actor_lives_and_returns_once_it_stopped(backend):
