@@ -231,7 +231,9 @@ class NodeRuntime:
     def local_name(self, name: str) -> list | None:
         """The key this node holds for ``name``: its registry replica, or a name it just gave itself."""
         backend = self.backend
-        key = backend.names.get(name) if backend is not None else None
+        if backend is None:
+            return None
+        key = backend.names.get(name)
         return list(key) if key is not None and not backend.known_dead(key) else None
 
     def statistics_of(self, path: str, uid: int) -> Any:

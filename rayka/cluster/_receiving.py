@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._errors import ActorStopped, MailboxFull, RaykaError, SerializationError
 from ..actors.spi import DeadLetter, Op, Reply, reply_outcome
@@ -50,6 +50,36 @@ class RemoteWatcher:
 
 class Receiving:
     """Mixin of :class:`~rayka.cluster._transport.Transport`: what arrives from other nodes."""
+
+    if TYPE_CHECKING:  # what the mixin uses of the Transport
+        node_id: str
+        system: Any
+        loop: Any
+        loop_thread: int
+        encoder: Any
+        stream_id: Any
+        inbound: Any
+        _inbound_lock: Any
+        malformed_batches: int
+        malformed_records: int
+        _pending: dict
+        hosted: dict
+        remote_children: dict
+        member: Any
+        gone_paths: Any
+        early: dict
+        early_grace: float
+        _inline: dict | None
+        _inline_keys: set
+        _inline_waiters: list
+        _admissions: list
+
+        def _local(self, path: str) -> Any: ...
+        def ref_for(self, key: tuple) -> Any: ...
+        def send_record(self, node: str, record: tuple) -> None: ...
+        def _terminated(self, key: tuple) -> None: ...
+        def push(self, node: str, data: bytes, room: Any = None, ask: bool = False, asker: Any = None,
+                 tell: bool = False) -> None: ...
 
     async def receive_and_reply(self, data: bytes, wait: float) -> bytes | None:
         """Deliver one batch and, for the asks in it, wait up to ``wait`` s to return their replies inline.
