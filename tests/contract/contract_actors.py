@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import rayka
-from tests.cluster.cluster_actors import Stuck as Never, Watcher  # noqa: F401 - shared with the cluster tests
+from tests.cluster.cluster_actors import Stuck as Never
+from tests.cluster.cluster_actors import Watcher
+
+__all__ = ["Burst", "CrossSpawner", "Failing", "Never", "Ordered", "Publisher", "Recorder", "Reporter",
+           "Resuming", "Watcher"]  # Never and Watcher are shared with the cluster tests
 
 
 class Recorder(rayka.Actor):

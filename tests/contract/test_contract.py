@@ -9,7 +9,7 @@ import pytest
 import rayka
 from rayka.testing import TestProbe
 from tests.contract.contract_actors import (
-    Burst, CrossSpawner, Failing, Never, Ordered, Publisher, Recorder, Resuming, Watcher,
+    Burst, CrossSpawner, Never, Ordered, Publisher, Recorder, Resuming, Watcher,
 )
 
 pytestmark = pytest.mark.timeout(60)
