@@ -101,6 +101,24 @@ def _raw_actor_to_actor_us(n: int) -> float:
         ray.kill(caller)
 
 
+def _raw_echo(near: Any) -> Any:
+    """A raw async Ray actor on the Ray node of ``near``'s node runtime (num_cpus=0, like a node runtime)."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    runtime = near._cell.transport.member
+    ray_node = runtime.infos[near._cell.node]["ray_node"]
+
+    @ray.remote(num_cpus=0)
+    class Echo:
+        async def echo(self, x: Any) -> Any:
+            return x
+
+    echo = Echo.options(scheduling_strategy=NodeAffinitySchedulingStrategy(ray_node, soft=True)).remote()
+    ray.get(echo.echo.remote(0))
+    return echo
+
+
 def _hung_node_recovery_ms(system: Any) -> float:
     """SIGSTOP a node runtime: ms until its actor answers from another node (down_after + fencing + restart)."""
     import signal
@@ -162,25 +180,34 @@ def run(quick: bool = False, repeat: int = 3, nodes: int = 2, pairs: int = 1,
         report["ray_raw"] = ray_raw.run(quick=quick)
         senders = [system.spawn(_Sender, node=2 * k) for k in range(pairs)]
         receivers = [system.spawn(_Receiver, node=2 * k + 1) for k in range(pairs)]
-        tell, ask_actor, ask_driver, raw_actor = [], [], [], []
+        import ray
+
+        tell, ask_actor, ask_driver, raw_actor, raw_driver = [], [], [], [], []
         for attempt in range(repeat):
             say(f"tell across nodes ({attempt + 1}/{repeat})")
             tell.append(_tell_rate(system, senders[:1], receivers[:1], n_tell)["msgs_per_s"])
             say(f"ask across nodes ({attempt + 1}/{repeat})")
             asker = system.spawn(_Asker, node=0)
             ask_actor.append(_median_us(asker.ask((receivers[0], n_ask), timeout=300).result()))
-            samples = []
-            for i in range(n_ask):
+            samples, raw_samples = [], []
+            echo = _raw_echo(receivers[0])
+            for i in range(n_ask):  # interleaved with a raw call on the same node: both see the same load
                 started = time.perf_counter()
                 receivers[0].ask(i, timeout=30).result()
                 samples.append(time.perf_counter() - started)
+                started = time.perf_counter()
+                ray.get(echo.echo.remote(i))
+                raw_samples.append(time.perf_counter() - started)
+            ray.kill(echo)
             ask_driver.append(_median_us(samples))
+            raw_driver.append(_median_us(raw_samples))
             raw_actor.append(_raw_actor_to_actor_us(n_ask))
         report["tell_across_nodes_msgs_per_s"] = statistics.median(tell)
         report["tell_samples"] = tell
         report["ask_across_nodes_median_us"] = statistics.median(ask_actor)
         report["ask_from_driver_median_us"] = statistics.median(ask_driver)
         report["raw_ray_actor_to_actor_call_median_us"] = statistics.median(raw_actor)
+        report["raw_driver_call_interleaved_median_us"] = statistics.median(raw_driver)
         if pairs > 1:
             say(f"{pairs} pairs at once")
             aggregate = [_tell_rate(system, senders, receivers, n_tell)["msgs_per_s"] for _ in range(repeat)]
@@ -206,6 +233,8 @@ def run(quick: bool = False, repeat: int = 3, nodes: int = 2, pairs: int = 1,
         report["tell_vs_one_ray_call_per_message"] = report["tell_across_nodes_msgs_per_s"] / per_call
     if rtt:
         report["ask_from_driver_vs_raw_driver_call"] = report["ask_from_driver_median_us"] / rtt
+    report["ask_from_driver_vs_interleaved_raw_call"] = (
+        report["ask_from_driver_median_us"] / report["raw_driver_call_interleaved_median_us"])
     if report["raw_ray_msgpack_batches_msgs_per_s"]:
         report["tell_vs_msgpack_batch_ceiling"] = (
             report["tell_across_nodes_msgs_per_s"] / report["raw_ray_msgpack_batches_msgs_per_s"])
