@@ -101,13 +101,14 @@ def _raw_actor_to_actor_us(n: int) -> float:
         ray.kill(caller)
 
 
-def _raw_echo(near: Any) -> Any:
+def _raw_echo(system: Any, near: Any) -> Any:
     """A raw async Ray actor on the Ray node of ``near``'s node runtime (num_cpus=0, like a node runtime)."""
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    runtime = near._cell.transport.member
-    ray_node = runtime.infos[near._cell.node]["ray_node"]
+    from rayka.actors.spi import cell_of
+
+    ray_node = system.cluster.infos[cell_of(near).node]["ray_node"]
 
     @ray.remote(num_cpus=0)
     class Echo:
@@ -190,7 +191,7 @@ def run(quick: bool = False, repeat: int = 3, nodes: int = 2, pairs: int = 1,
             asker = system.spawn(_Asker, node=0)
             ask_actor.append(_median_us(asker.ask((receivers[0], n_ask), timeout=300).result()))
             samples, raw_samples = [], []
-            echo = _raw_echo(receivers[0])
+            echo = _raw_echo(system, receivers[0])
             for i in range(n_ask):  # interleaved with a raw call on the same node: both see the same load
                 started = time.perf_counter()
                 receivers[0].ask(i, timeout=30).result()
