@@ -11,7 +11,6 @@ an object whose ``start(system)`` returns the backend.
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -87,11 +86,7 @@ class Embedded:
         )
 
     def wait_terminated(self, ref: ActorRef, timeout: float | None) -> bool:
-        done = threading.Event()
-        cell = ref._cell
-        self.system._loop.call_soon_threadsafe(
-            lambda: cell.termination_future().add_done_callback(lambda _: done.set()))
-        return done.wait(timeout)
+        raise TypeError(f"{ref.path} belongs to another actor system; wait on it with that system")
 
     def statistics(self) -> dict[str, int]:
         return {}

@@ -17,7 +17,7 @@ _STATES = ("running", "suspended", "stopping", "terminated")
 def tree_lines(cell: Any, depth: int = 0, limit: int = 200) -> list[str]:
     """The subtree under ``cell`` as indented text lines: name, state, queued messages."""
     record = getattr(cell, "_record", None)
-    restarts = f", {record.total} restarts" if record is not None and getattr(record, "total", 0) else ""
+    restarts = f", {record.total} restarts" if record is not None and record.total else ""
     mailbox = getattr(cell, "mailbox", None)
     if mailbox is None:  # a child on another node: its own node draws its subtree
         return [f"{'  ' * depth}{cell.name} [on node {getattr(cell, 'node', '?')}{restarts}]"]

@@ -17,7 +17,7 @@ from typing import Any, Callable
 from .._errors import ActorNotFound, InvalidActorName
 from ..mailbox import Mailbox, UnboundedQueue
 from ._actor import Actor
-from ._backend import Backend, Embedded
+from ._backend import Backend, BackendFactory, Embedded
 from ._cell import ActorCell
 from ._deadletters import DeadLetters
 from ._dispatcher import Dispatcher
@@ -96,7 +96,7 @@ class ActorSystem:
         15
     """
 
-    def __init__(self, name: str = "rayka", *, cluster: Any = None, throughput: int = _DEFAULT_THROUGHPUT,
+    def __init__(self, name: str = "rayka", *, cluster: BackendFactory | None = None, throughput: int = _DEFAULT_THROUGHPUT,
                  shutdown_timeout: float = 5.0, clock: Clock | None = None,
                  guardian_strategy: Strategy = DEFAULT_STRATEGY, blocking_workers: int | None = None,
                  loop: asyncio.AbstractEventLoop | None = None) -> None:
@@ -290,7 +290,11 @@ class ActorSystem:
         if threading.get_ident() == self._loop_thread:
             raise RuntimeError(f"wait_terminated({ref.path}) would block the actors' own event loop; "
                                "inside an actor, watch the ref instead (self.context.watch(ref))")
-        return self._backend.wait_terminated(ref, timeout)
+        if type(cell) is not ActorCell:  # an actor this process does not host
+            return self._backend.wait_terminated(ref, timeout)
+        done = threading.Event()
+        self._loop.call_soon_threadsafe(lambda: cell.termination_future().add_done_callback(lambda _: done.set()))
+        return done.wait(timeout)
 
     def shutdown(self, timeout: float | None = None) -> bool:
         """Stop every actor, children before parents, and the event loop.

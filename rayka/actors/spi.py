@@ -21,7 +21,7 @@ from ._signals import ChildFailed, DeadLetter, Terminated
 __all__ = [
     "ActorCell", "CellState", "ChildFailed", "DeadLetter", "Op", "Reply", "Terminated", "add_child", "cell_of",
     "check_name", "is_local_cell", "loop_of", "pause_current_actor", "reply_outcome", "resume_actor", "set_assist",
-    "spawn_top_level", "top_level_cells", "tree_of",
+    "spawn_top_level", "tree_of",
 ]
 
 
@@ -69,10 +69,6 @@ def tree_of(system: Any) -> list[str]:
     from ._display import tree_lines
 
     return tree_lines(system._user)
-
-
-def top_level_cells(system: Any) -> list:
-    return list((system._user._children or {}).values())
 
 
 def add_child(parent: Any, name: str, child: Any) -> None:

@@ -22,7 +22,7 @@ import cloudpickle
 from .._errors import ClassNotImportable, InvalidActorName, TransportError
 from ..actors import Restart
 from ..actors.spi import check_name, loop_of, spawn_top_level
-from ._member import Member, new_uid
+from ._member import Member, class_name, dump_spawn, new_uid
 from ._registry import Registry
 from ._wire import MalformedBatch
 from ._remote import set_current_transport
@@ -206,12 +206,11 @@ class ClusterRuntime(Member):
                 self.record(("driver", ref.path, uid), None, None, Restart.TEMPORARY)
             return ref
         target = self.place(node)
-        class_name = f"{cls.__module__}.{cls.__qualname__}"
-        blob = cloudpickle.dumps((cls, args, kwargs, name, mailbox, restart_type))
+        blob = dump_spawn(cls, (cls, args, kwargs, name, mailbox, restart_type))
         if name is not None:
             self._claim((target, "/user/" + name, uid), name, blob, restart_type)
         try:
-            key = self._spawn_on(target, blob, uid, class_name)
+            key = self._spawn_on(target, blob, uid, class_name(cls))
         except BaseException:
             if name is not None:
                 self.registry.remove.remote([target, "/user/" + name, uid])
@@ -318,7 +317,7 @@ class ClusterRuntime(Member):
                     if self.closing:
                         break
                     silent = time.monotonic() - answered
-                    if silent >= down_after or isinstance(error, ray.exceptions.GetTimeoutError):
+                    if silent >= down_after:  # a timed-out poll always is: it waited down_after
                         self._node_lost(node, TransportError(
                             f"node runtime {node} did not answer for {silent:.1f} s (down_after={down_after} s): "
                             f"{type(error).__name__}"), fence=True)
@@ -423,7 +422,7 @@ class ClusterRuntime(Member):
                 uid = new_uid()
                 if name is not None:
                     self._claim((target, key[1], uid), name, blob, Restart(restart))
-                new_key = self._spawn_on(target, blob, uid, key[1])
+                new_key = self._spawn_on(target, blob, uid, f"the class of {key[1]}")
                 if name is None:
                     self.record(new_key, None, blob, Restart(restart))
             except Exception as spawn_error:  # noqa: BLE001

@@ -22,10 +22,10 @@ from .._errors import ClassNotImportable, RaykaError
 from ..actors import ActorRef, Restart
 from ..actors.spi import CellState, add_child, cell_of, check_name, is_local_cell, loop_of, spawn_top_level
 from ._kinds import Kind
-from ._remote import RemoteCell, rebuild_ref
+from ._remote import rebuild_ref
 from ._supervise import RemoteChild, RemoteParent
 
-__all__ = ["Member", "new_uid", "not_importable", "offers"]
+__all__ = ["Member", "class_name", "dump_spawn", "new_uid", "not_importable", "offers"]
 
 log = logging.getLogger("rayka.cluster")
 _random = random.SystemRandom()
@@ -110,9 +110,8 @@ class Member:
         raise TypeError(f"node must be an index, a node id, 'spread', a dict of Ray resources or an ActorRef, "
                         f"got {node!r}")
 
-    def counted(self, node: str) -> str:
+    def counted(self, node: str) -> None:
         self.load[node] = self.load.get(node, 0) + 1
-        return node
 
     # -- children on other nodes -----------------------------------------------
     def spawn_child(self, parent: Any, cls: Any, args: tuple, kwargs: dict, *, name: str | None, mailbox: Any,
@@ -126,12 +125,12 @@ class Member:
         restart_type = Restart(restart) if restart is not None else Restart.TRANSIENT
         if name is None:
             name = system.auto_name()
-        blob = _dumps(cls, (cls, args, kwargs, name, mailbox, restart_type))
+        blob = dump_spawn(cls, (cls, args, kwargs, name, mailbox, restart_type))
         path = parent.path.rstrip("/") + "/" + name
         child = RemoteChild(self.transport, target, path, parent, restart_type, blob,
                             getattr(cls, "shutdown_timeout", None))
         add_child(parent, name, child)
-        self._send_spawn(child, target, _class_name(cls))
+        self._send_spawn(child, target, class_name(cls))
         return child.ref
 
     def _send_spawn(self, child: RemoteChild, target: str, class_name: str) -> None:
@@ -151,7 +150,7 @@ class Member:
             return
         old = child.node
         self.transport.remote_children.pop((old, child.path), None)
-        self._send_spawn(child, min(others, key=lambda n: self.load.get(n, 0)), "?")
+        self._send_spawn(child, min(others, key=lambda n: self.load.get(n, 0)), f"the class of {child.path}")
         child.dead = False
         child.state = int(CellState.RUNNING)
         self.system.count("restarts")
@@ -229,10 +228,6 @@ class Member:
     def wait_terminated(self, ref: ActorRef, timeout: float | None) -> bool:
         cell = cell_of(ref)
         loop, _ = loop_of(self.system)
-        if is_local_cell(cell) or not isinstance(cell, RemoteCell):
-            done = threading.Event()
-            loop.call_soon_threadsafe(lambda: cell.termination_future().add_done_callback(lambda _: done.set()))
-            return done.wait(timeout)
         waiter = _ThreadWaiter()
         loop.call_soon_threadsafe(self.transport.watch, cell, waiter)
         if waiter.event.wait(timeout):
@@ -245,15 +240,15 @@ def _start_order(node: str) -> tuple:
     return (0, int(node[1:]), node) if node[1:].isdigit() else (1, 0, node)
 
 
-def _class_name(cls: Any) -> str:
+def class_name(cls: Any) -> str:
     return f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', cls)}"
 
 
-def _dumps(cls: Any, spec: tuple) -> bytes:
+def dump_spawn(cls: Any, spec: tuple) -> bytes:
     try:
         return cloudpickle.dumps(spec)
     except Exception as error:
-        raise TypeError(f"cannot send {_class_name(cls)} and its constructor arguments to another node: "
+        raise TypeError(f"cannot send {class_name(cls)} and its constructor arguments to another node: "
                         f"{error}; pass picklable arguments, or spawn it without node=") from error
 
 

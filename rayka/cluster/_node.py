@@ -19,7 +19,7 @@ from .._errors import InvalidActorName, RaykaError
 from ..actors import ActorRef, ActorSystem, DeadLetter, Restart
 from ..actors.spi import check_name, loop_of, spawn_top_level, tree_of
 from ._kinds import Kind
-from ._member import Member, new_uid, not_importable
+from ._member import Member, class_name, dump_spawn, new_uid, not_importable
 from ._remote import set_current_transport
 from ._transport import Transport
 
@@ -80,11 +80,11 @@ class NodeBackend(Member):
             self._recorded((self.node_id, ref.path, uid), name, blob, restart_type, ref)
             return ref
         name = name if name is not None else f"${uid:x}"
-        blob = cloudpickle.dumps((cls, args, kwargs, name, mailbox, restart_type))
+        blob = dump_spawn(cls, (cls, args, kwargs, name, mailbox, restart_type))
         key = (target, "/user/" + name, uid)
         self.counted(target)
-        self.transport.send_record(target, (key[1], self.node_id, Kind.SPAWN,
-                                         [blob, None, 0, uid, f"{cls.__module__}.{cls.__qualname__}"], None))
+        self.transport.send_record(target, (key[1], self.node_id, Kind.SPAWN, [blob, None, 0, uid, class_name(cls)],
+                                            None))
         self._recorded(key, name, blob, restart_type, None)
         return self.transport.ref_for(key)
 

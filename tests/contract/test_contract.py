@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -38,9 +39,6 @@ def test_a_watcher_gets_terminated_once_when_the_watched_actor_stops(backend):
     assert watcher.ask(("watch", target), timeout=10).result() is True
     target.stop()
     assert backend.system.wait_terminated(target, timeout=10)
-    probe = TestProbe(backend.system)
-    probe.watch(watcher)
-    assert watcher.ask("terminated", timeout=10).result() in ([], [target.path])
     for _ in range(200):  # Terminated is queued behind what the watcher handles; ask until it is seen
         if watcher.ask("terminated", timeout=10).result():
             break
@@ -52,7 +50,7 @@ def test_wait_terminated_times_out_while_the_actor_lives_and_returns_once_it_sto
     assert backend.system.wait_terminated(ref, timeout=0.1) is False
     ref.stop()
     assert backend.system.wait_terminated(ref, timeout=10) is True
-    assert not ref.is_alive or backend.kind == "ray"
+    assert not ref.is_alive
     with pytest.raises(rayka.ActorStopped):
         ref.ask("seen", timeout=10).result()
 
@@ -138,7 +136,8 @@ def test_statistics_count_the_failures_and_restarts_of_every_node(backend):
     assert after["failures"] >= before["failures"] + 1
     assert after["restarts"] >= before["restarts"] + 1
     assert after["actors"] >= 2
-    assert f"actors={after['actors']}" in repr(system) or backend.kind == "ray"
+    shown = re.search(r"actors=(\d+)", repr(system))
+    assert shown is not None and int(shown.group(1)) >= 2
 
 
 def test_ref_statistics_count_what_the_actor_processed(backend):
