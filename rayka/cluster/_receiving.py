@@ -289,16 +289,12 @@ class Receiving:
         early = self.early.get(target)
         if early is None:
             early = self.early[target] = []
-            self.loop.call_later(self.early_grace, self._expire_early, target)
+            self.loop.call_later(self.early_grace, self.release_early, target)
         early.append(record)
         return True
 
-    def _expire_early(self, target: str) -> None:
-        for record in self.early.pop(target, ()):
-            self._deliver(record, park=False)
-
     def release_early(self, target: str) -> None:
-        """The actor at ``target`` started here: deliver what waited for it."""
+        """Deliver what waited for ``target``: it started here, or the grace ran out (then: dead letters)."""
         for record in self.early.pop(target, ()):
             self._deliver(record, park=False)
 

@@ -46,15 +46,14 @@ _DEAD_KEYS = 10_000  # terminated actors remembered, so a lookup right after the
 class Peer:
     """Our side of the stream to one other node."""
 
-    __slots__ = ("node", "handle", "out", "lock", "cond", "backlog", "armed", "alive", "throttled", "pull_waiter",
+    __slots__ = ("node", "handle", "out", "lock", "backlog", "armed", "alive", "throttled", "pull_waiter",
                  "ask_seqs", "assisted", "suspect_since", "failures", "pulled", "incarnation")
 
     def __init__(self, node: str, handle: Any, out: OutboundStream) -> None:
         self.node = node
         self.handle = handle
         self.out = out
-        self.lock = threading.Lock()  # the condition's own lock: `with peer.lock` is cheaper where nobody waits
-        self.cond = threading.Condition(self.lock)
+        self.lock = threading.Lock()  # the stream, the backlog and the throttled senders (nobody waits on it)
         self.backlog: deque[bytes] = deque()
         self.armed = False
         self.alive = True
@@ -138,10 +137,9 @@ class Transport(Receiving, Resending):
         """Meet a node again after it restarted (a new incarnation): a fresh stream from sequence 0."""
         old = self.peers.pop(node, None)
         if old is not None and old.alive:
-            with old.cond:
+            with old.lock:
                 old.alive = False
                 old.out.close()
-                old.cond.notify_all()
         self.dead_nodes.discard(node)
         self.add_peer(node, handle)
         self.peers[node].incarnation = incarnation
@@ -204,12 +202,8 @@ class Transport(Receiving, Resending):
             if room is not None:
                 room.set_result(None)
             return
-        data = self.encoder.encode_record(cell.path, sender_key, TELL, message, None)
-        if room is None and not peer.backlog:
-            with peer.lock:  # the common case: room in the stream
-                if not peer.backlog and peer.out.try_push(data):
-                    return
-        self.push(cell.node, data, room, tell=True)
+        self.push(cell.node, self.encoder.encode_record(cell.path, sender_key, TELL, message, None), room,
+                  tell=True, peer=peer)
 
     def send_ask(self, cell: RemoteCell, message: Any, reply: Reply, deadline: float | None = None) -> None:
         if self.closed:
@@ -273,24 +267,27 @@ class Transport(Receiving, Resending):
         self.push(node, data)
 
     def push(self, node: str, data: bytes, room: Reply | None = None, ask: bool = False,
-             asker: Reply | None = None, tell: bool = False) -> None:
+             asker: Reply | None = None, tell: bool = False, peer: Peer | None = None) -> None:
         """Queue one encoded record for ``node``; only a ``tell`` may be dropped (past the backlog's bound)."""
-        peer = self._peer(node)
         if peer is None:
-            return
-        on_loop = _get_ident() == self.loop_thread
-        with peer.cond:
-            if not peer.backlog and peer.out.writable:
-                if ask:
+            peer = self._peer(node)
+            if peer is None:
+                return
+        if not ask:
+            with peer.lock:  # the common case: room in the stream
+                if not peer.backlog and peer.out.try_push(data):
+                    if room is not None:
+                        room.set_result(None)
+                    return
+        else:
+            with peer.lock:
+                if not peer.backlog and peer.out.writable:
                     peer.ask_seqs.append(peer.out.next_seq)
                     peer.armed = True  # flushed right below: an ask should not wait for a loop turn
-                peer.out.push(data)
-                if room is not None:
-                    room.set_result(None)
-                if not ask:
-                    return
-            else:
-                ask = False
+                    peer.out.push(data)
+                else:
+                    ask = False
+        on_loop = _get_ident() == self.loop_thread
         if ask:
             self._flush(peer, asker if not on_loop else None)
             return
@@ -298,7 +295,7 @@ class Transport(Receiving, Resending):
         # peer's backlog (bounded for tells: past `max_backlog` a tell is a dead letter, reason "peer-backlog";
         # asks, replies and control records always wait); `send` resolves once the backlog drains, and an
         # actor on the loop gets no new turn until then.
-        with peer.cond:
+        with peer.lock:
             overflow = tell and room is None and len(peer.backlog) >= self.max_backlog
             if not overflow:
                 peer.backlog.append(data)
@@ -343,7 +340,7 @@ class Transport(Receiving, Resending):
                 loop.call_soon_threadsafe(lambda: future.done() or future.set_result(None))
             return
         while peer.alive:
-            with peer.cond:
+            with peer.lock:
                 batch = peer.out.next_batch()
                 asks = peer.ask_seqs
                 has_ask = False
@@ -371,13 +368,12 @@ class Transport(Receiving, Resending):
 
     def ack(self, peer: Peer, first_seq: int) -> None:
         release = []
-        with peer.cond:
+        with peer.lock:
             peer.out.ack(first_seq)
             while peer.backlog and peer.out.writable:
                 peer.out.push(peer.backlog.popleft())
             if not peer.backlog:
                 release, peer.throttled = peer.throttled, []
-            peer.cond.notify_all()
         if release:
             self.loop.call_soon_threadsafe(_release, release)
 
@@ -395,20 +391,20 @@ class Transport(Receiving, Resending):
             self.ack(peer, ack)
         if pulled is not None:  # the driver did not get it (its call failed): hand the same batch out again
             return pulled
-        with peer.cond:
+        with peer.lock:
             batch = peer.out.next_batch()
         if batch is None:
             loop = asyncio.get_running_loop()
             future = loop.create_future()
             peer.pull_waiter = (loop, future)
-            with peer.cond:
+            with peer.lock:
                 batch = peer.out.next_batch()
             if batch is None:
                 try:
                     await asyncio.wait_for(future, wait)
                 except asyncio.TimeoutError:
                     pass
-                with peer.cond:
+                with peer.lock:
                     batch = peer.out.next_batch()
             peer.pull_waiter = None
         if batch is None:
@@ -483,12 +479,11 @@ class Transport(Receiving, Resending):
         log.warning("rayka: node %s sees node %s as gone (%r: %s)", self.node_id, node, cause, str(cause)[:300])
         peer = self.peers.get(node)
         if peer is not None:
-            with peer.cond:
+            with peer.lock:
                 peer.alive = False
                 left = [*peer.out.close(), *peer.backlog]
                 peer.backlog.clear()
                 release, peer.throttled = peer.throttled, []
-                peer.cond.notify_all()
             self.loop.call_soon_threadsafe(_release, release)
             self._dead_letter_records(node, left)
         for reply_id, (reply, target_node, _) in list(self._pending.items()):
