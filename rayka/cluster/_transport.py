@@ -5,9 +5,10 @@ one at ``tell`` (so a bad message fails there, with ``SerializationError``),
 numbered, cut into batches of up to 1,000 and sent in one Ray call each, with
 at most ``max_in_flight`` batches unacknowledged. The receiving side orders
 batches by sequence number (Ray does not order async-actor calls) and hands
-records to local mailboxes. A sender on a foreign thread waits while its
-stream is full; an actor that fills a stream keeps its turn but gets no new
-one until the stream drains (backpressure without blocking the loop).
+records to local mailboxes. A full stream never makes a sender wait: records
+go to a per-peer backlog (tells past ``max_backlog`` become dead letters);
+an actor that fills it keeps its turn but gets no new one until it drains,
+and ``send`` resolves once there is room (backpressure without blocking).
 """
 
 from __future__ import annotations
