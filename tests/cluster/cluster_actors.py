@@ -274,14 +274,27 @@ class OrderChecker(rayka.Actor):
         self.next: dict = {}
         self.count = 0
         self.disorder = 0
+        self.waiting: list = []  # (count, ref): tell ref "reached" once that many arrived
 
     def receive(self, message):
         if message == "report":
             return {"count": self.count, "disorder": self.disorder, "next": dict(self.next)}
         if message == "count":
             return self.count
+        if isinstance(message, tuple) and len(message) == 3 and message[0] == "notify":
+            self.waiting.append(message[1:])
+            self._notify()
+            return None
         stream, i = ("sender", message) if isinstance(message, int) else message
         if i != self.next.get(stream, 0):
             self.disorder += 1  # a gap, a repeat or a reordering
         self.next[stream] = i + 1
         self.count += 1
+        if self.waiting:
+            self._notify()
+
+    def _notify(self) -> None:
+        reached = [entry for entry in self.waiting if self.count >= entry[0]]
+        for entry in reached:
+            self.waiting.remove(entry)
+            entry[1].tell("reached")

@@ -20,6 +20,7 @@ import ray  # noqa: E402
 from ray.cluster_utils import Cluster  # noqa: E402
 
 import rayka  # noqa: E402
+from rayka.testing import TestProbe  # noqa: E402
 from tests.cluster import cluster_actors  # noqa: E402
 from tests.cluster.cluster_actors import Counter, OrderChecker, Sender  # noqa: E402
 
@@ -50,10 +51,9 @@ def main() -> None:
             result["victim_count"] = again.ask("count", timeout=30).result()
             result["recovery_ms"] = (time.monotonic() - killed) * 1000
             result["sent"] = sent.result()
-            count = 0
-            deadline = time.monotonic() + 60
-            while count < 20_000 and time.monotonic() < deadline:
-                count = receiver.ask("count", timeout=30).result()
+            probe = TestProbe(system)
+            receiver.tell(("notify", 20_000, probe.ref))
+            probe.expect("reached", timeout=60)
             result["report"] = receiver.ask("report", timeout=30).result()
             result["restarts"] = system.statistics()["restarts"]
     finally:

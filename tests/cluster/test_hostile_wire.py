@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import threading
 import zlib
 
 import msgpack
@@ -13,6 +12,7 @@ from hypothesis import strategies as st
 from msgpack import ExtType
 
 import rayka
+from rayka.testing import TestProbe
 from rayka.cluster._inbound import InboundStreams
 from rayka.cluster._kinds import Kind
 from rayka.cluster._transport import Transport
@@ -201,14 +201,12 @@ def test_a_batch_damaged_on_the_way_is_sent_again_and_nothing_is_lost_or_reorder
         checker = receiving.spawn(OrderChecker, name="checker")
         here.add_peer("b", _LoopbackHandle(there, damage={2, 5, 6}))
         cell_ref = here.ref_for(("b", "/user/checker", checker._cell.uid))
+        probe = TestProbe(receiving)
+        checker.tell(("notify", 5_000, probe.ref))
         for i in range(5_000):
             cell_ref.tell(("a", i))
-        report = {}
-        for _ in range(200):
-            report = checker.ask("report", timeout=10).result()
-            if report["count"] >= 5_000:
-                break
-            threading.Event().wait(0.05)
+        probe.expect("reached", timeout=30)
+        report = checker.ask("report", timeout=10).result()
         assert report == {"count": 5_000, "disorder": 0, "next": {"a": 5_000}}
         assert there.malformed_batches == 3
     finally:

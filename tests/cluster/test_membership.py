@@ -9,26 +9,22 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import threading
-import time
 
 import psutil
 import pytest
 
 import rayka
+from rayka.testing import TestProbe
 from tests.cluster.cluster_actors import Counter, OrderChecker, Sender
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(180)]
 
 
-def _count_until(ref: rayka.ActorRef, n: int, patience: float = 60.0) -> int:
-    """Ask ``ref`` for its count until it reaches ``n`` or ``patience`` runs out (streams resend at their pace)."""
-    deadline = time.monotonic() + patience
-    count = ref.ask("count", timeout=30).result()
-    while count < n and time.monotonic() < deadline:
-        threading.Event().wait(0.05)
-        count = ref.ask("count", timeout=30).result()
-    return count
+def _count_reaches(system: rayka.ActorSystem, checker: rayka.ActorRef, n: int, patience: float = 60.0) -> None:
+    """Wait until ``checker`` (an OrderChecker) has counted ``n`` messages (streams resend at their pace)."""
+    probe = TestProbe(system)
+    checker.send(("notify", n, probe.ref)).result(timeout=patience)  # send, not tell: a full backlog drops tells
+    probe.expect("reached", timeout=patience)
 
 
 def _reset_inbound_connections(pid: int) -> int:
@@ -77,7 +73,7 @@ def test_reset_connections_to_a_node_lose_duplicate_reorder_and_restart_nothing(
         for i in range(2_000):  # the driver's own stream to the node, during the resets
             receiver.tell(("driver", i))
         assert sent.result() == 30_000
-        _count_until(receiver, 32_000)
+        _count_reaches(system, receiver, 32_000)
         report = receiver.ask("report", timeout=30).result()
         assert report == {"count": 32_000, "disorder": 0, "next": {"sender": 30_000, "driver": 2_000}}
         assert system.lookup("receiver") == receiver  # not restarted
@@ -103,7 +99,7 @@ def test_a_node_hung_shorter_than_down_after_is_only_suspected_and_loses_nothing
         finally:
             os.kill(pid, signal.SIGCONT)
         assert sent.result() == 10_000
-        assert _count_until(receiver, 13_000) == 13_000
+        _count_reaches(system, receiver, 13_000)
         report = receiver.ask("report", timeout=30).result()
         assert report == {"count": 13_000, "disorder": 0, "next": {"sender": 10_000, "driver": 3_000}}
         assert system.lookup("paused") == receiver
@@ -156,7 +152,7 @@ def test_tells_to_a_hung_node_never_block_and_past_the_backlog_go_to_dead_letter
             unsubscribe()
         delivered = 20_000 - len(dropped)
         assert 0 < delivered < 20_000
-        assert _count_until(receiver, delivered) == delivered
+        _count_reaches(system, receiver, delivered)
         report = receiver.ask("report", timeout=30).result()
         assert report == {"count": delivered, "disorder": 0, "next": {"driver": delivered}}  # a prefix, in order
         assert [message[1] for message in dropped] == list(range(delivered, 20_000))  # the rest: dead letters
