@@ -6,6 +6,7 @@ Run by ``test_membership.py`` in its own process: it needs a Ray cluster of its 
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import sys
@@ -25,6 +26,7 @@ from tests.cluster import cluster_actors  # noqa: E402
 from tests.cluster.cluster_actors import Counter, OrderChecker, Sender  # noqa: E402
 
 cloudpickle.register_pickle_by_value(cluster_actors)
+faulthandler.enable()  # a crash prints every thread's stack to stderr
 
 
 def main() -> None:
@@ -56,10 +58,12 @@ def main() -> None:
             probe.expect("reached", timeout=60)
             result["report"] = receiver.ask("report", timeout=30).result()
             result["restarts"] = system.statistics()["restarts"]
+        print("RESULT " + json.dumps(result), flush=True)
     finally:
+        print("shutting down Ray", file=sys.stderr, flush=True)
         ray.shutdown()
         cluster.shutdown()
-    print("RESULT " + json.dumps(result), flush=True)
+        print("Ray is down", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -159,13 +159,22 @@ def test_tells_to_a_hung_node_never_block_and_past_the_backlog_go_to_dead_letter
         assert system.statistics()["restarts"] == 0
 
 
-def test_a_killed_raylet_brings_its_actors_back_on_a_live_node_and_survivors_lose_nothing(capsys):
+@pytest.mark.timeout(360)  # two runs of the drill at most
+def test_a_killed_raylet_brings_its_actors_back_on_a_live_node_and_survivors_lose_nothing():
     import json
     import sys
+    import warnings
 
     script = os.path.join(os.path.dirname(__file__), "raylet_drill.py")
-    done = subprocess.run([sys.executable, script], capture_output=True, text=True, timeout=170)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    # The drill's driver process once died of SIGSEGV in CI (not reproduced in 20 runs here, under load
+    # either); a Ray driver whose cluster loses a raylet is a known source of native crashes. One rerun
+    # is allowed when the process dies of a signal, and the crash's stacks (faulthandler) are reported.
+    for attempt in (1, 2):
+        done = subprocess.run([sys.executable, script], capture_output=True, text=True, timeout=170)
+        lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+        if done.returncode >= 0 or attempt == 2:
+            break
+        warnings.warn(f"raylet drill died of signal {-done.returncode}; rerunning once:\n{done.stderr[-4000:]}")
     assert done.returncode == 0 and lines, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads(lines[-1][len("RESULT "):])
     assert result["recovered"] is True
