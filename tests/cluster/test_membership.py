@@ -160,7 +160,7 @@ def test_tells_to_a_hung_node_never_block_and_past_the_backlog_go_to_dead_letter
 
 
 @pytest.mark.timeout(360)  # two runs of the drill at most
-def test_a_killed_raylet_brings_its_actors_back_on_a_live_node_and_survivors_lose_nothing():
+def test_a_killed_raylet_brings_its_actors_back_on_a_live_node_and_survivors_lose_nothing(capsys):
     import json
     import sys
     import warnings
