@@ -46,7 +46,8 @@ that are not a batch; a single payload that cannot be rebuilt (a class
 missing on this node, a failing decode hook) does not spoil its batch: that
 record's payload becomes an :class:`UndecodablePayload`.
 
-Nesting: tuples and hooked objects nest at most :data:`MAX_NESTING` levels
+Nesting (the rule of :mod:`rayka._values`, which journals follow too): tuples and hooked objects
+nest at most :data:`MAX_NESTING` levels
 (each level is a nested decode; a few hundred would overflow the C stack of
 the receiving process); deeper messages are refused at ``encode_record`` with
 ``SerializationError`` naming the limit, and a deeper payload that arrives
@@ -65,6 +66,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from rayka._errors import TransportError
+from rayka._values import EXT_HOOK, EXT_PICKLE, EXT_TUPLE, MAX_NESTING, PICKLE_PROTOCOL
 
 __all__ = [
     "KIND",
@@ -83,19 +85,14 @@ __all__ = [
 WIRE_VERSION = 2
 """Version of the batch layout; a decoder refuses batches of another version."""
 
-MAX_NESTING = 64
-"""Most levels of tuples and hooked objects inside one another in a message."""
 
 _MAGIC = b"RK"
 _FRAME_HEADER = 7  # magic, version, CRC-32
 
 TARGET, SENDER, KIND, PAYLOAD, REPLY_ID = range(5)
 
-# Ext type codes and pickle protocol, shared by the encoder and the decoder.
-_EXT_TUPLE = 1
-_EXT_PICKLE = 2
-_EXT_HOOK = 3
-_PICKLE_PROTOCOL = 5
+# Ext type codes, pickle protocol and nesting limit: the one rule of rayka._values, which journals follow too.
+_EXT_TUPLE, _EXT_PICKLE, _EXT_HOOK, _PICKLE_PROTOCOL = EXT_TUPLE, EXT_PICKLE, EXT_HOOK, PICKLE_PROTOCOL
 
 Hook = Callable[[Any], Any]
 """An encode or decode hook: one object in, its substitute (or rebuilt object) out."""

@@ -10,43 +10,31 @@ from __future__ import annotations
 
 from typing import Any
 
-import cloudpickle
-import msgpack
+from rayka import _values
 
 __all__ = ["decode", "encode"]
-
-_TUPLE = 1
-_PICKLE = 2
-
-
-def _default(obj: Any) -> msgpack.ExtType:
-    if type(obj) is tuple:
-        return msgpack.ExtType(_TUPLE, encode(list(obj)))
-    return msgpack.ExtType(_PICKLE, cloudpickle.dumps(obj))
-
-
-def _ext_hook(code: int, data: bytes) -> Any:
-    if code == _TUPLE:
-        return tuple(decode(data))
-    if code == _PICKLE:
-        return cloudpickle.loads(data)
-    return msgpack.ExtType(code, data)
 
 
 def encode(obj: Any) -> bytes:
     """Serialize ``obj`` to bytes: msgpack where it can, cloudpickle for the rest.
 
+    The same rule as messages on the wire (:mod:`rayka._values`): tuples nest at
+    most ``MAX_NESTING`` (64) levels, so every stored event can be read back.
+
     Args:
         obj: Any value; builtins keep their exact type (tuples stay tuples).
 
     Returns:
-        The bytes to hand to :meth:`SqliteJournal.append`.
+        The bytes to hand to a journal's ``append``.
+
+    Raises:
+        SerializationError: ``obj`` nests tuples too deep, or cannot be pickled.
 
     Example:
         >>> decode(encode(("add", 5)))
         ('add', 5)
     """
-    return msgpack.packb(obj, use_bin_type=True, strict_types=True, default=_default)
+    return _values.pack(obj)
 
 
 def decode(data: bytes) -> Any:
@@ -58,8 +46,11 @@ def decode(data: bytes) -> Any:
     Returns:
         The original value.
 
+    Raises:
+        SerializationError: The bytes are damaged or not such a value (the cause is chained).
+
     Example:
         >>> decode(encode({"n": [1, 2.5, None, b"x"]}))
         {'n': [1, 2.5, None, b'x']}
     """
-    return msgpack.unpackb(data, raw=False, strict_map_key=False, ext_hook=_ext_hook)
+    return _values.unpack(data)

@@ -95,7 +95,7 @@ def test_an_event_that_cannot_be_written_fails_the_ask_and_leaves_the_state_unch
     with rayka.ActorSystem("s") as system:
         account = system.spawn(Account, journal)
         account.ask(("deposit", 5)).result(timeout=5)
-        with pytest.raises(TypeError):
+        with pytest.raises(rayka.SerializationError, match="lock"):
             account.ask(("deposit", threading.Lock())).result(timeout=5)  # cannot be serialized
         assert account.ask("state").result(timeout=5) == (5, 1, 1)
         journal.close()
