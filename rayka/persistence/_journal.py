@@ -15,43 +15,23 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, Literal
 
 from rayka._errors import JournalError
-from rayka.persistence._sqlite import acquire_lock, connect, release_lock
-from rayka.persistence._writer import APPEND, DELETE, SNAPSHOT, STOP, GroupWriter
+from rayka.persistence._base import MAX_SEQ, QueuedJournal
+from rayka.persistence._protocol import JournalStatistics
+from rayka.persistence._sqlite import _HEAD_SQL, SqliteStore, acquire_lock, connect, release_lock
 
 __all__ = ["JournalStatistics", "SqliteJournal"]
 
 SyncMode = Literal["group", "always", "off"]
 
-_MAX_SEQ = 2**63 - 1
 
-
-@dataclass(frozen=True, slots=True)
-class JournalStatistics:
-    """Counters of what a journal has committed since it opened.
-
-    Attributes:
-        appends: Append requests committed.
-        commits: Transactions committed (with ``sync="group"``, one fsync each).
-        events: Events committed.
-        bytes: Payload bytes of those events.
-        failed: Requests whose future failed with :class:`JournalError`.
-    """
-
-    appends: int = 0
-    commits: int = 0
-    events: int = 0
-    bytes: int = 0
-    failed: int = 0
-
-
-class SqliteJournal:
+class SqliteJournal(QueuedJournal):
     """A durable, thread-safe event journal in one SQLite file (WAL mode, group commit).
+
+    The embedded default; it implements :class:`~rayka.persistence.Journal`.
 
     Each ``persistence_id`` (an actor, a queue) has its own log of events
     numbered 1, 2, 3, ... by the journal, plus at most one current snapshot.
@@ -107,100 +87,16 @@ class SqliteJournal:
         except BaseException:
             release_lock(self._lock_fd)
             raise
+        self._name = self._path
         self._reader: sqlite3.Connection | None = reader
         self._reader_lock = threading.Lock()
-        self._state_lock = threading.Lock()
-        self._closed = False
-        self._crash: BaseException | None = None
-        self._writer = GroupWriter(
-            self._path,
-            writer,
-            per_request=sync == "always",
-            window=0.0 if sync == "always" else group_window,
-            max_group=max_group,
-            on_exit=self._on_writer_exit,
-        )
-        self._queue = self._writer.queue
-
-    # ------------------------------------------------------------------ public
+        self._start_writer(SqliteStore(self._path, writer), per_request=sync == "always",
+                           window=0.0 if sync == "always" else group_window, max_group=max_group)
 
     @property
     def path(self) -> str:
         """The database file of this journal."""
         return self._path
-
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` was called (or the writer died)."""
-        return self._closed
-
-    def append(self, persistence_id: str, payloads: Sequence[bytes]) -> Future[int]:
-        """Queue events for ``persistence_id``; the future resolves once they are committed.
-
-        The events get the next sequence numbers of that id, contiguous and in
-        the order given; appends from one thread keep their order.
-
-        Args:
-            persistence_id: Whose log to append to (non-empty string).
-            payloads: The serialized events (bytes-like), possibly empty.
-
-        Returns:
-            A future of the sequence number of the last event (the current
-            highest one if ``payloads`` is empty). It fails with
-            :class:`JournalError` if the transaction could not be committed,
-            in which case none of these events were written.
-
-        Raises:
-            JournalError: The journal is closed.
-            TypeError: A payload is not bytes-like.
-        """
-        _check_id(persistence_id)
-        events = tuple(payloads)
-        for payload in events:
-            if type(payload) is not bytes:
-                events = tuple(map(_as_bytes, events))
-                break
-        return self._submit(APPEND, persistence_id, events, 0)
-
-    def save_snapshot(self, persistence_id: str, seq: int, payload: bytes) -> Future[None]:
-        """Queue a snapshot of the state of ``persistence_id`` after event ``seq``.
-
-        Older snapshots of that id are dropped when it commits.
-
-        Args:
-            persistence_id: Whose state this is.
-            seq: The last event folded into the snapshot (>= 0).
-            payload: The serialized state.
-
-        Returns:
-            A future that resolves to ``None`` once the snapshot is committed.
-
-        Raises:
-            JournalError: The journal is closed.
-        """
-        _check_id(persistence_id)
-        _check_seq(seq)
-        return self._submit(SNAPSHOT, persistence_id, _as_bytes(payload), seq)
-
-    def delete_up_to(self, persistence_id: str, seq: int) -> Future[int]:
-        """Queue the deletion of the events of ``persistence_id`` numbered ``seq`` and below.
-
-        Sequence numbers are never reused: after the deletion, new events
-        still continue from the highest number ever assigned.
-
-        Args:
-            persistence_id: Whose events to delete.
-            seq: The last event to delete (clamped to the highest assigned).
-
-        Returns:
-            A future of how many events were deleted.
-
-        Raises:
-            JournalError: The journal is closed.
-        """
-        _check_id(persistence_id)
-        _check_seq(seq)
-        return self._submit(DELETE, persistence_id, None, seq)
 
     def read(
         self, persistence_id: str, from_seq: int = 1, to_seq: int | None = None, *, limit: int | None = None
@@ -217,95 +113,61 @@ class SqliteJournal:
             ``(seq, payload)`` pairs in increasing ``seq`` order.
         """
         sql = "SELECT seq, payload FROM events WHERE persistence_id = ? AND seq >= ? AND seq <= ? ORDER BY seq"
-        params: tuple[Any, ...] = (persistence_id, from_seq, _MAX_SEQ if to_seq is None else to_seq)
+        params: tuple[Any, ...] = (persistence_id, from_seq, MAX_SEQ if to_seq is None else to_seq)
         if limit is not None:
             sql, params = sql + " LIMIT ?", (*params, limit)
-        return self._query(sql, params)
+        return self._query(lambda conn: conn.execute(sql, params).fetchall())
 
     def highest_seq(self, persistence_id: str) -> int:
-        """Return the highest committed sequence number of ``persistence_id`` (0 if none)."""
-        rows = self._query(
-            "SELECT max(coalesce((SELECT max(seq) FROM events WHERE persistence_id = ?1), 0),"
-            " coalesce((SELECT up_to FROM deletions WHERE persistence_id = ?1), 0))",
-            (persistence_id,),
-        )
-        return int(rows[0][0])
+        """Return the highest sequence number ever assigned to ``persistence_id`` (0 if none)."""
+        return self._query(lambda conn: int(conn.execute(_HEAD_SQL, (persistence_id,)).fetchone()[0]))
 
     def load_snapshot(self, persistence_id: str) -> tuple[int, bytes] | None:
         """Return the latest committed snapshot of ``persistence_id`` as ``(seq, payload)``, or ``None``."""
-        rows = self._query(
-            "SELECT seq, payload FROM snapshots WHERE persistence_id = ? ORDER BY seq DESC LIMIT 1", (persistence_id,)
-        )
+        rows = self._query(lambda conn: conn.execute(
+            "SELECT seq, payload FROM snapshots WHERE persistence_id = ? ORDER BY seq DESC LIMIT 1",
+            (persistence_id,)).fetchall())
         return (rows[0][0], rows[0][1]) if rows else None
-
-    def statistics(self) -> JournalStatistics:
-        """Return the counters of what this journal has committed so far."""
-        return JournalStatistics(*self._writer.stats)
-
-    def close(self) -> None:
-        """Commit what is queued, stop the writer thread and release the file.
-
-        Idempotent. Appends after this raise :class:`JournalError`.
-        """
-        with self._state_lock:
-            if not self._closed:
-                self._closed = True
-                self._queue.put(STOP)
-        if threading.current_thread() is not self._writer.thread:
-            self._writer.thread.join()
-
-    def __enter__(self) -> SqliteJournal:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"<SqliteJournal {self._path!r} sync={self._sync!r} {state}>"
 
-    # ----------------------------------------------------------------- callers
+    def _recovery_rows(
+        self, persistence_id: str
+    ) -> tuple[tuple[int, bytes] | None, int, list[tuple[int, bytes]], int]:
+        def read(conn: sqlite3.Connection) -> Any:
+            conn.execute("BEGIN")  # one snapshot of the database for all four reads
+            try:
+                rows = conn.execute(
+                    "SELECT seq, payload FROM snapshots WHERE persistence_id = ? ORDER BY seq DESC LIMIT 1",
+                    (persistence_id,)).fetchall()
+                snapshot = (rows[0][0], rows[0][1]) if rows else None
+                deleted = conn.execute(
+                    "SELECT coalesce(max(up_to), 0) FROM deletions WHERE persistence_id = ?",
+                    (persistence_id,)).fetchone()[0]
+                after = max(snapshot[0] if snapshot else 0, int(deleted))
+                events = conn.execute(
+                    "SELECT seq, payload FROM events WHERE persistence_id = ? AND seq > ? ORDER BY seq",
+                    (persistence_id, after)).fetchall()
+                highest = int(conn.execute(_HEAD_SQL, (persistence_id,)).fetchone()[0])
+                return snapshot, int(deleted), events, highest
+            finally:
+                conn.execute("COMMIT")
+        return self._query(read)
 
-    def _submit(self, kind: int, persistence_id: str, data: Any, seq: int) -> Future[Any]:
-        future: Future[Any] = Future()
-        with self._state_lock:
-            if self._closed:
-                why = f"its writer thread died ({self._crash!r})" if self._crash else "it is closed"
-                raise JournalError(f"journal {self._path!r} cannot take writes: {why}; open a new SqliteJournal")
-            self._queue.put((kind, persistence_id, data, seq, future))
-        return future
-
-    def _on_writer_exit(self, crash: BaseException | None) -> None:
-        with self._state_lock:
-            self._closed = True
-            self._crash = crash
+    def _release(self) -> None:
         with self._reader_lock:
             if self._reader is not None:
                 self._reader.close()
             self._reader = None
         release_lock(self._lock_fd)
 
-    def _query(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    def _query(self, run: Callable[[sqlite3.Connection], Any]) -> Any:
         with self._reader_lock:
             if self._reader is None:
                 raise JournalError(f"journal {self._path!r} is closed; open a new SqliteJournal to read it")
             try:
-                return self._reader.execute(sql, params).fetchall()
+                return run(self._reader)
             except sqlite3.Error as exc:
                 raise JournalError(f"cannot read journal {self._path!r}: {exc}") from exc
-
-
-def _as_bytes(payload: object) -> bytes:
-    if not isinstance(payload, (bytes, bytearray, memoryview)):
-        raise TypeError(f"journal payloads must be bytes, not {type(payload).__name__}; serialize them with encode()")
-    return bytes(payload)
-
-
-def _check_id(persistence_id: object) -> None:
-    if not isinstance(persistence_id, str) or not persistence_id:
-        raise TypeError(f"a persistence_id must be a non-empty str, not {persistence_id!r}")
-
-
-def _check_seq(seq: object) -> None:
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
-        raise ValueError(f"a sequence number must be an int >= 0, not {seq!r}")

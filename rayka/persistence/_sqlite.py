@@ -13,7 +13,7 @@ import sqlite3
 
 from rayka._errors import JournalError
 
-__all__ = ["FORMAT_VERSION", "acquire_lock", "connect", "release_lock"]
+__all__ = ["FORMAT_VERSION", "SqliteStore", "acquire_lock", "connect", "release_lock"]
 
 #: Version of the on-disk layout; a file with another version is refused.
 FORMAT_VERSION = 1
@@ -171,8 +171,94 @@ def connect(path: str, sync: str) -> tuple[sqlite3.Connection, sqlite3.Connectio
             if conn is not None:
                 conn.close()
         if isinstance(exc, sqlite3.Error):
-            raise JournalError(
-                f"cannot open journal {path!r}: {exc}; if the file is damaged, move it aside "
-                "(with its -wal and -shm files) or restore it from a backup"
-            ) from exc
+            raise JournalError(f"cannot open journal {path!r}: {exc}; {_open_hint(path)}") from exc
         raise
+
+
+def _open_hint(path: str) -> str:
+    directory = os.path.dirname(os.path.abspath(path))
+    unwritable = [name for name in (directory, path, path + "-wal", path + "-shm")
+                  if os.path.exists(name) and not os.access(name, os.W_OK)]
+    if unwritable:
+        return (f"{unwritable[0]!r} is read-only: the journal writes the file and its -wal and -shm files in "
+                "that directory, so give this process write access there or open a journal at another path")
+    return ("if the file is damaged, move it aside (with its -wal and -shm files) or restore it from a backup")
+
+
+class SqliteStore:
+    """The statements of a :class:`~rayka.persistence._writer.GroupWriter` on SQLite.
+
+    It remembers which file it opened (device and inode) and, before every
+    commit, checks that the path still names that file: a journal whose file
+    was deleted or replaced while open fails that commit and every later
+    write, instead of acknowledging writes that no reopening would find.
+    """
+
+    errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
+    request_errors: tuple[type[BaseException], ...] = (
+        sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, sqlite3.ProgrammingError)
+
+    def __init__(self, path: str, conn: sqlite3.Connection) -> None:
+        self._path = path
+        self._conn = conn
+        self._identity = _identity(path)
+        self._broken: JournalError | None = None
+
+    def begin(self) -> None:
+        if self._broken is not None:
+            raise self._broken
+        self._conn.execute("BEGIN IMMEDIATE")
+
+    def head(self, persistence_id: str) -> int:
+        return int(self._conn.execute(_HEAD_SQL, (persistence_id,)).fetchone()[0])
+
+    def insert_events(self, rows: list[tuple[str, int, bytes]]) -> None:
+        self._conn.executemany("INSERT INTO events VALUES (?, ?, ?)", rows)
+
+    def put_snapshot(self, persistence_id: str, seq: int, payload: bytes) -> None:
+        conn = self._conn
+        conn.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", (persistence_id, seq, payload))
+        conn.execute("DELETE FROM snapshots WHERE persistence_id = ? AND seq < ?", (persistence_id, seq))
+
+    def delete_events(self, persistence_id: str, up_to: int) -> int:
+        conn = self._conn
+        cursor = conn.execute("DELETE FROM events WHERE persistence_id = ? AND seq <= ?", (persistence_id, up_to))
+        conn.execute(
+            "INSERT INTO deletions VALUES (?1, ?2) ON CONFLICT(persistence_id) DO UPDATE SET up_to = max(up_to, ?2)",
+            (persistence_id, up_to),
+        )
+        return cursor.rowcount
+
+    def commit(self) -> None:
+        if _identity(self._path) != self._identity:
+            self._broken = JournalError(
+                f"the file of journal {self._path!r} was deleted or replaced while the journal had it open; "
+                "writes to it would be lost, so this journal takes no more: nothing of this request was "
+                "written. Restore the file (or move the new one aside) and open a new SqliteJournal"
+            )
+            raise self._broken
+        self._conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        try:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+_HEAD_SQL = (
+    "SELECT max(coalesce((SELECT max(seq) FROM events WHERE persistence_id = ?1), 0),"
+    " coalesce((SELECT up_to FROM deletions WHERE persistence_id = ?1), 0))"
+)
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino

@@ -12,42 +12,70 @@ does not take its neighbours down. Any other error (I/O, disk full, a
 damaged file), and any error of the commit itself, fails every future of
 the group with :class:`JournalError`. Sequence numbers are assigned here,
 inside the transaction, so a failed transaction leaves no gap.
+
+The writer knows no SQL: a :class:`Store` (SQLite's, PostgreSQL's) runs the
+statements. A store raises :class:`JournalError` itself for what it detects
+(another writer holds a persistence id, the file was replaced); the writer
+fails with it the requests concerned.
 """
 
 from __future__ import annotations
 
 import queue
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from rayka._errors import JournalError
 
-__all__ = ["APPEND", "DELETE", "SNAPSHOT", "STOP", "GroupWriter"]
+__all__ = ["APPEND", "DELETE", "SNAPSHOT", "STOP", "GroupWriter", "Store"]
 
 APPEND, SNAPSHOT, DELETE = 0, 1, 2
 STOP: Any = object()
 #: The writer stops lingering for more requests once none came for this long.
 _IDLE_GAP = 0.0002
 
-# Errors that one bad request can cause (a constraint, a payload too big);
-# the others (I/O, disk full, locked, damaged file) would fail every request.
-_REQUEST_ERRORS = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, sqlite3.ProgrammingError)
 
-_HEAD_SQL = (
-    "SELECT max(coalesce((SELECT max(seq) FROM events WHERE persistence_id = ?1), 0),"
-    " coalesce((SELECT up_to FROM deletions WHERE persistence_id = ?1), 0))"
-)
+class Store(Protocol):
+    """The statements a :class:`GroupWriter` runs, on one connection owned by its thread."""
+
+    #: Errors of the database driver (anything else is a bug and kills the writer).
+    errors: tuple[type[BaseException], ...]
+    #: Those that one bad request can cause (a constraint, a payload too big).
+    request_errors: tuple[type[BaseException], ...]
+
+    def begin(self) -> None:
+        """Start a write transaction (reconnecting first if the store can)."""
+
+    def head(self, persistence_id: str) -> int:
+        """The highest number assigned to ``persistence_id`` (raise JournalError if another writer holds it)."""
+
+    def insert_events(self, rows: list[tuple[str, int, bytes]]) -> None:
+        """Insert ``(persistence_id, seq, payload)`` rows."""
+
+    def put_snapshot(self, persistence_id: str, seq: int, payload: bytes) -> None:
+        """Store the snapshot at ``seq`` and drop older ones."""
+
+    def delete_events(self, persistence_id: str, up_to: int) -> int:
+        """Delete events up to ``up_to``, remember the mark, return how many went."""
+
+    def commit(self) -> None:
+        """Commit the transaction (raise JournalError if the journal itself is gone)."""
+
+    def rollback(self) -> None:
+        """Roll back, swallowing errors (the connection may be gone)."""
+
+    def close(self) -> None:
+        """Close the connection."""
 
 
 class GroupWriter:
     """Own the writer connection of a journal and the thread that uses it.
 
     Args:
-        path: The journal's path, for messages and the thread's name.
-        conn: The writer connection (autocommit mode); closed when the thread ends.
+        path: The journal's name, for messages and the thread's name.
+        store: Runs the statements; closed when the thread ends.
         per_request: Commit every request on its own (``sync="always"``).
         window: Seconds to linger for more requests after the first of a group.
         max_group: Most requests in one transaction.
@@ -59,7 +87,7 @@ class GroupWriter:
     def __init__(
         self,
         path: str,
-        conn: sqlite3.Connection,
+        store: Store,
         *,
         per_request: bool,
         window: float,
@@ -70,7 +98,7 @@ class GroupWriter:
         #: (appends, commits, events, bytes, failed), replaced whole by the thread.
         self.stats: tuple[int, ...] = (0, 0, 0, 0, 0)
         self._path = path
-        self._conn = conn
+        self._store = store
         self._per_request = per_request
         self._window = window
         self._max_group = max_group
@@ -110,7 +138,7 @@ class GroupWriter:
                 group = []
         except BaseException as exc:  # pragma: no cover - a bug in the writer
             crash = exc
-            self._fail(group, _chain(f"the writer thread of journal {self._path!r} died: {exc!r}", exc))
+            self._fail(group, _chain(f"the writer thread of journal {self._path} died: {exc!r}", exc))
             raise
         finally:
             self._finish(crash)
@@ -124,23 +152,31 @@ class GroupWriter:
             self._transact(live)
 
     def _transact(self, requests: list[Any]) -> None:
-        conn = self._conn
+        store = self._store
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            store.begin()
             results, events, size = self._stage(requests)
-        except sqlite3.Error as exc:
+        except JournalError as exc:
             self._rollback()
-            if len(requests) > 1 and isinstance(exc, _REQUEST_ERRORS):  # retry each to find the culprit
+            if len(requests) > 1:  # the store named one request (another writer holds its id): find it
+                for request in requests:
+                    self._transact([request])
+            else:
+                self._fail(requests, exc)
+            return
+        except store.errors as exc:
+            self._rollback()
+            if len(requests) > 1 and isinstance(exc, store.request_errors):  # retry each to find the culprit
                 for request in requests:
                     self._transact([request])
             else:
                 self._fail(requests, self._error("could not write to", exc))
             return
         try:
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
+            store.commit()
+        except (JournalError, *store.errors) as exc:
             self._rollback()
-            self._fail(requests, self._error("could not commit to", exc))
+            self._fail(requests, exc if isinstance(exc, JournalError) else self._error("could not commit to", exc))
             return
         appends, commits, total, size_total, failed = self.stats
         appends += sum(1 for request in requests if request[0] == APPEND)
@@ -149,14 +185,14 @@ class GroupWriter:
             request[4].set_result(result)
 
     def _stage(self, requests: list[Any]) -> tuple[list[Any], int, int]:
-        conn, heads = self._conn, self._heads
+        store, heads = self._store, self._heads
         rows: list[tuple[str, int, bytes]] = []
         results: list[Any] = []
         events = size = 0
         for kind, pid, data, seq, _future in requests:
             head = heads.get(pid)
             if head is None:
-                head = int(conn.execute(_HEAD_SQL, (pid,)).fetchone()[0])
+                head = store.head(pid)
             if kind == APPEND:
                 for payload in data:
                     head += 1
@@ -166,40 +202,28 @@ class GroupWriter:
                 results.append(head)
                 continue
             if rows:  # a deletion must see the events appended before it
-                conn.executemany("INSERT INTO events VALUES (?, ?, ?)", rows)
+                store.insert_events(rows)
                 events += len(rows)
                 rows = []
             heads[pid] = head
             if kind == SNAPSHOT:
-                conn.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", (pid, seq, data))
-                conn.execute("DELETE FROM snapshots WHERE persistence_id = ? AND seq < ?", (pid, seq))
+                store.put_snapshot(pid, seq, data)
                 results.append(None)
             else:
-                up_to = min(seq, head)
-                cursor = conn.execute("DELETE FROM events WHERE persistence_id = ? AND seq <= ?", (pid, up_to))
-                results.append(cursor.rowcount)
-                conn.execute(
-                    "INSERT INTO deletions VALUES (?1, ?2)"
-                    " ON CONFLICT(persistence_id) DO UPDATE SET up_to = max(up_to, ?2)",
-                    (pid, up_to),
-                )
+                results.append(store.delete_events(pid, min(seq, head)))
         if rows:
-            conn.executemany("INSERT INTO events VALUES (?, ?, ?)", rows)
+            store.insert_events(rows)
             events += len(rows)
         return results, events, size
 
     def _rollback(self) -> None:
         self._heads.clear()  # numbers handed out in the failed transaction are void
-        try:
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass
+        self._store.rollback()
 
     def _error(self, what: str, exc: BaseException) -> JournalError:
         return _chain(
-            f"{what} journal {self._path!r}: {exc}; nothing of this request was written "
-            "(check free disk space and the file's permissions)",
+            f"{what} journal {self._path}: {exc}; nothing of this request was written "
+            "(check free disk space and the file's permissions, or that the database server is up)",
             exc,
         )
 
@@ -213,7 +237,7 @@ class GroupWriter:
 
     def _finish(self, crash: BaseException | None) -> None:
         try:
-            self._conn.close()
+            self._store.close()
         finally:
             self._on_exit(crash)  # after this, nothing more is queued
         leftovers = []
@@ -224,7 +248,7 @@ class GroupWriter:
                 break
             if item is not STOP:
                 leftovers.append(item)
-        self._fail(leftovers, JournalError(f"journal {self._path!r} closed before this request was written"))
+        self._fail(leftovers, JournalError(f"journal {self._path} closed before this request was written"))
 
 
 def _chain(message: str, cause: BaseException) -> JournalError:
