@@ -55,3 +55,38 @@ def ray_cluster():
     finally:
         ray.shutdown()
         cluster.shutdown()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server on 127.0.0.1 for the session (or ``RAYKA_TEST_POSTGRES``); its DSN in ``.dsn``.
+
+    Without PostgreSQL installed the tests that need it are skipped, except in CI
+    (``CI`` set), where they fail: there the server must run.
+    """
+    from tests.postgres_server import PostgresServer, find_bin
+
+    given = os.environ.get("RAYKA_TEST_POSTGRES")
+    if given:
+        yield type("GivenServer", (), {"dsn": given, "port": None})()
+        return
+    bin_dir = find_bin()
+    if bin_dir is None:
+        message = "PostgreSQL is not installed (no initdb); install it or set RAYKA_TEST_POSTGRES=<dsn>"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    server = PostgresServer(bin_dir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture
+def postgres_schema(postgres, request) -> str:
+    """A fresh schema name per test, so tests never see each other's events."""
+    import re
+
+    return "t_" + re.sub(r"\W", "_", request.node.name.lower())[:50] + f"_{os.getpid()}"
