@@ -87,6 +87,6 @@ def postgres():
 @pytest.fixture
 def postgres_schema(postgres, request) -> str:
     """A fresh schema name per test, so tests never see each other's events."""
-    import re
+    import hashlib
 
-    return "t_" + re.sub(r"\W", "_", request.node.name.lower())[:50] + f"_{os.getpid()}"
+    return "t_" + hashlib.blake2b(request.node.nodeid.encode(), digest_size=8).hexdigest() + f"_{os.getpid()}"

@@ -44,13 +44,11 @@ CREATE TABLE IF NOT EXISTS {s}.events(
 CREATE TABLE IF NOT EXISTS {s}.snapshots(
     persistence_id text NOT NULL, seq bigint NOT NULL, payload bytea NOT NULL, PRIMARY KEY (persistence_id, seq));
 CREATE TABLE IF NOT EXISTS {s}.deletions(persistence_id text PRIMARY KEY, up_to bigint NOT NULL);
+CREATE TABLE IF NOT EXISTS {s}.heads(persistence_id text PRIMARY KEY, seq bigint NOT NULL);
 CREATE TABLE IF NOT EXISTS {s}.writers(persistence_id text PRIMARY KEY, owner bigint NOT NULL);
 INSERT INTO {s}.meta VALUES ('format', 'rayka-journal'), ('version', '{version}') ON CONFLICT DO NOTHING
 """
-_HEAD = (
-    "SELECT greatest((SELECT max(seq) FROM {s}.events WHERE persistence_id = %(p)s),"
-    " (SELECT up_to FROM {s}.deletions WHERE persistence_id = %(p)s), 0)"
-)
+_HEAD = "SELECT coalesce((SELECT seq FROM {s}.heads WHERE persistence_id = %(p)s), 0)"
 # Claim a persistence id for this owner, unless another owner still holds its advisory lock.
 _CLAIM = """
 INSERT INTO {s}.writers AS w VALUES (%(p)s, %(me)s)
@@ -236,6 +234,8 @@ class _Statements:
         self.head = self.format(_HEAD)
         self.claim = self.format(_CLAIM)
         self.insert = self.format("INSERT INTO {s}.events VALUES (%s, %s, %s)")
+        self.set_head = self.format(
+            "INSERT INTO {s}.heads VALUES (%s, %s) ON CONFLICT (persistence_id) DO UPDATE SET seq = excluded.seq")
         self.read = self.format(
             "SELECT seq, payload FROM {s}.events WHERE persistence_id = %(p)s AND seq >= %(a)s AND seq <= %(b)s"
             " ORDER BY seq LIMIT %(n)s")
@@ -298,6 +298,11 @@ class _PostgresStore:
         assert self._conn is not None
         with self._conn.cursor() as cursor:
             cursor.executemany(self._sql.insert, rows)
+
+    def set_heads(self, heads: list[tuple[str, int]]) -> None:
+        assert self._conn is not None
+        with self._conn.cursor() as cursor:
+            cursor.executemany(self._sql.set_head, heads)
 
     def put_snapshot(self, persistence_id: str, seq: int, payload: bytes) -> None:
         assert self._conn is not None

@@ -121,7 +121,10 @@ def checked_recovery(
             raise _gap(journal, persistence_id, what)
         expected += 1
     if expected <= highest_seq:
-        raise _gap(journal, persistence_id, f"events {expected} to {highest_seq} are missing")
+        missing = f"event {expected} is" if expected == highest_seq else f"events {expected} to {highest_seq} are"
+        raise _gap(journal, persistence_id, f"{missing} missing (the log's end)")
+    if expected - 1 > highest_seq:
+        raise _gap(journal, persistence_id, f"event {expected - 1} is past the highest number assigned, {highest_seq}")
     if highest_seq < after:
         raise _gap(journal, persistence_id, f"the snapshot is at {after} but the highest event is {highest_seq}")
     return Recovery(journal, persistence_id, snapshot, events, highest_seq)

@@ -15,8 +15,8 @@ from rayka._errors import JournalError
 
 __all__ = ["FORMAT_VERSION", "SqliteStore", "acquire_lock", "connect", "release_lock"]
 
-#: Version of the on-disk layout; a file with another version is refused.
-FORMAT_VERSION = 1
+#: Version of the on-disk layout; a file of a later version is refused, version 1 is upgraded.
+FORMAT_VERSION = 2
 
 _PAGE_SIZE = 16384
 _HEADER = b"SQLite format 3\x00"
@@ -31,12 +31,24 @@ CREATE TABLE snapshots(
     PRIMARY KEY(persistence_id, seq)) WITHOUT ROWID;
 CREATE TABLE deletions(
     persistence_id TEXT PRIMARY KEY, up_to INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE heads(
+    persistence_id TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+"""
+# Version 2 added `heads`: the highest number assigned per id, kept apart from the events
+# so that recovery notices lost events at the end of a log, not only in the middle.
+_UPGRADE_1 = """
+CREATE TABLE heads(persistence_id TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO heads SELECT persistence_id, max(seq) FROM (
+    SELECT persistence_id, max(seq) AS seq FROM events GROUP BY persistence_id
+    UNION ALL SELECT persistence_id, up_to FROM deletions) GROUP BY persistence_id;
+UPDATE meta SET value = 2 WHERE key = 'version'
 """
 _TABLES = {
     "meta": ["key", "value"],
     "events": ["persistence_id", "seq", "payload"],
     "snapshots": ["persistence_id", "seq", "payload"],
     "deletions": ["persistence_id", "up_to"],
+    "heads": ["persistence_id", "seq"],
 }
 
 
@@ -115,6 +127,10 @@ def _check_schema(conn: sqlite3.Connection, path: str) -> None:
                 "open the journal at another path"
             )
         meta = dict(conn.execute("SELECT key, value FROM meta"))
+        if meta.get("format") == "rayka-journal" and meta.get("version") == 1 and "heads" not in tables:
+            for statement in _UPGRADE_1.split(";"):
+                conn.execute(statement)
+            meta["version"] = FORMAT_VERSION
         if meta.get("format") != "rayka-journal" or meta.get("version") != FORMAT_VERSION:
             raise JournalError(
                 f"journal {path!r} has format {meta.get('format')!r} version {meta.get('version')!r}, "
@@ -215,6 +231,9 @@ class SqliteStore:
     def insert_events(self, rows: list[tuple[str, int, bytes]]) -> None:
         self._conn.executemany("INSERT INTO events VALUES (?, ?, ?)", rows)
 
+    def set_heads(self, heads: list[tuple[str, int]]) -> None:
+        self._conn.executemany("INSERT OR REPLACE INTO heads VALUES (?, ?)", heads)
+
     def put_snapshot(self, persistence_id: str, seq: int, payload: bytes) -> None:
         conn = self._conn
         conn.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", (persistence_id, seq, payload))
@@ -250,10 +269,7 @@ class SqliteStore:
         self._conn.close()
 
 
-_HEAD_SQL = (
-    "SELECT max(coalesce((SELECT max(seq) FROM events WHERE persistence_id = ?1), 0),"
-    " coalesce((SELECT up_to FROM deletions WHERE persistence_id = ?1), 0))"
-)
+_HEAD_SQL = "SELECT coalesce((SELECT seq FROM heads WHERE persistence_id = ?1), 0)"
 
 
 def _identity(path: str) -> tuple[int, int] | None:

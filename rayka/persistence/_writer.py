@@ -54,6 +54,9 @@ class Store(Protocol):
     def insert_events(self, rows: list[tuple[str, int, bytes]]) -> None:
         """Insert ``(persistence_id, seq, payload)`` rows."""
 
+    def set_heads(self, heads: list[tuple[str, int]]) -> None:
+        """Record the highest number assigned per id (apart from the events, so a lost tail is noticed)."""
+
     def put_snapshot(self, persistence_id: str, seq: int, payload: bytes) -> None:
         """Store the snapshot at ``seq`` and drop older ones."""
 
@@ -188,6 +191,7 @@ class GroupWriter:
         store, heads = self._store, self._heads
         rows: list[tuple[str, int, bytes]] = []
         results: list[Any] = []
+        appended: dict[str, int] = {}
         events = size = 0
         for kind, pid, data, seq, _future in requests:
             head = heads.get(pid)
@@ -199,21 +203,27 @@ class GroupWriter:
                     rows.append((pid, head, payload))
                     size += len(payload)
                 heads[pid] = head
+                if data:
+                    appended[pid] = head
                 results.append(head)
                 continue
             if rows:  # a deletion must see the events appended before it
                 store.insert_events(rows)
                 events += len(rows)
                 rows = []
-            heads[pid] = head
             if kind == SNAPSHOT:
+                if seq > head:  # a snapshot past the last event: numbers continue after it
+                    head = appended[pid] = seq
                 store.put_snapshot(pid, seq, data)
                 results.append(None)
             else:
                 results.append(store.delete_events(pid, min(seq, head)))
+            heads[pid] = head
         if rows:
             store.insert_events(rows)
             events += len(rows)
+        if appended:
+            store.set_heads(list(appended.items()))
         return results, events, size
 
     def _rollback(self) -> None:

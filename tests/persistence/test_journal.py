@@ -1,29 +1,23 @@
-"""The SQLite journal: sequence numbers, group commit, durability, locking, failures."""
+"""What only the SQLite journal does: its file, its lock, its I/O errors (the contract is in test_contract.py)."""
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import sqlite3
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future
-from dataclasses import FrozenInstanceError
 from pathlib import Path
 
 import pytest
 
 from rayka._errors import JournalError
+from tests.persistence.conftest import Spawn
 from rayka.persistence import FORMAT_VERSION, JournalStatistics, SqliteJournal, decode, encode
 
 pytestmark = pytest.mark.timeout(60)
 
-REPO = Path(__file__).resolve().parents[2]
-Spawn = Callable[..., subprocess.Popen[str]]
 
 
 @pytest.fixture
@@ -37,240 +31,11 @@ def journal(path: str) -> Iterator[SqliteJournal]:
         yield journal
 
 
-@pytest.fixture
-def spawn() -> Iterator[Spawn]:
-    """Start ``python -c script *args`` with rayka importable; kill what is left at the end."""
-    started: list[subprocess.Popen[str]] = []
-
-    def start(script: str, *args: str) -> subprocess.Popen[str]:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-        proc = subprocess.Popen(
-            [sys.executable, "-c", script, *args],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=10)
-        for pipe in (proc.stdin, proc.stdout):
-            if pipe is not None and not pipe.closed:
-                pipe.close()
-
-
 def wait_all(futures: list[Future[int]]) -> list[int]:
     return [future.result(timeout=10) for future in futures]
 
 
 # ------------------------------------------------------------------ sequences
-
-
-def test_appended_events_read_back_in_order_with_contiguous_sequence_numbers(journal: SqliteJournal) -> None:
-    assert journal.append("a", [b"one"]).result(timeout=10) == 1
-    assert journal.append("a", [b"two", b"three", bytearray(b"four")]).result(timeout=10) == 4
-
-    assert journal.read("a") == [(1, b"one"), (2, b"two"), (3, b"three"), (4, b"four")]
-    assert journal.read("a", 3) == [(3, b"three"), (4, b"four")]
-    assert journal.read("a", 2, 3) == [(2, b"two"), (3, b"three")]
-    assert journal.read("a", limit=1) == [(1, b"one")]
-    assert journal.highest_seq("a") == 4
-
-
-def test_each_persistence_id_counts_its_own_sequence_from_one(journal: SqliteJournal) -> None:
-    futures = [journal.append(pid, [b"x"]) for pid in ("a", "b", "a", "c", "b", "a")]
-
-    assert wait_all(futures) == [1, 1, 2, 1, 2, 3]
-    assert journal.highest_seq("nobody") == 0
-    assert journal.read("nobody") == []
-
-
-def test_an_empty_append_resolves_to_the_current_highest_sequence_number(journal: SqliteJournal) -> None:
-    assert journal.append("a", []).result(timeout=10) == 0
-    journal.append("a", [b"x", b"y"])
-
-    assert journal.append("a", []).result(timeout=10) == 2
-
-
-def test_a_payload_that_is_not_bytes_is_refused_at_once(journal: SqliteJournal) -> None:
-    with pytest.raises(TypeError, match="bytes"):
-        journal.append("a", [b"ok", "text"])  # type: ignore[list-item]
-    with pytest.raises(TypeError, match="persistence_id"):
-        journal.append("", [b"x"])
-
-    assert journal.append("a", [b"ok"]).result(timeout=10) == 1
-
-
-def test_threads_appending_concurrently_get_unique_contiguous_sequence_numbers(journal: SqliteJournal) -> None:
-    threads, per_thread = 8, 150
-    claimed: list[list[tuple[int, int]]] = [[] for _ in range(threads)]
-    start = threading.Barrier(threads)
-
-    def produce(index: int) -> None:
-        start.wait()
-        for i in range(per_thread):
-            count = 1 + (index + i) % 3
-            payloads = [f"{index}:{i}:{k}".encode() for k in range(count)]
-            last = journal.append("shared", payloads).result(timeout=10)
-            claimed[index].append((last - count + 1, last))
-
-    workers = [threading.Thread(target=produce, args=(index,)) for index in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=30)
-
-    seqs = sorted(seq for ranges in claimed for first, last in ranges for seq in range(first, last + 1))
-    assert seqs == list(range(1, len(seqs) + 1))
-    for ranges in claimed:  # one thread's appends keep their order
-        assert ranges == sorted(ranges)
-    events = journal.read("shared")
-    assert [seq for seq, _ in events] == seqs
-    by_seq = dict(events)
-    for index, ranges in enumerate(claimed):
-        for i, (first, last) in enumerate(ranges):
-            assert by_seq[first] == f"{index}:{i}:0".encode()
-            assert by_seq[last] == f"{index}:{i}:{last - first}".encode()
-
-
-# --------------------------------------------------------------- group commit
-
-
-def test_appends_queued_during_a_commit_share_the_next_commit(path: str) -> None:
-    with SqliteJournal(path, group_window=0.2) as journal:
-        slow = journal.append("bulk", [bytes(1000)] * 10_000)  # keeps the writer busy while the rest queue up
-        futures = [journal.append(f"actor-{i % 7}", [b"e" * 10, b"f" * 5]) for i in range(200)]
-        wait_all([slow, *futures])
-        stats = journal.statistics()
-
-    assert stats.appends == 201
-    assert stats.events == 10_000 + 400
-    assert stats.bytes == 10_000 * 1000 + 200 * 15
-    assert stats.commits <= 3, stats
-
-
-def test_appends_within_the_group_window_are_grouped(path: str) -> None:
-    with SqliteJournal(path, group_window=0.2) as journal:
-        wait_all([journal.append("a", [b"x"]) for _ in range(200)])
-        stats = journal.statistics()
-
-    assert stats.appends == 200
-    assert stats.commits <= 40, stats
-
-
-def test_max_group_bounds_the_appends_in_one_commit(path: str) -> None:
-    with SqliteJournal(path, group_window=0.2, max_group=10) as journal:
-        wait_all([journal.append("a", [b"x"]) for _ in range(100)])
-        stats = journal.statistics()
-
-    assert stats.appends == 100
-    assert stats.commits >= 10
-
-
-def test_sync_always_commits_every_append_on_its_own(path: str) -> None:
-    with SqliteJournal(path, sync="always") as journal:
-        assert wait_all([journal.append("a", [b"x", b"y"]) for _ in range(30)])[-1] == 60
-        stats = journal.statistics()
-
-    assert stats == JournalStatistics(appends=30, commits=30, events=60, bytes=60, failed=0)
-
-
-def test_statistics_are_a_frozen_record(journal: SqliteJournal) -> None:
-    stats = journal.statistics()
-
-    assert stats == JournalStatistics()
-    with pytest.raises(FrozenInstanceError):
-        stats.commits = 1  # type: ignore[misc]
-
-
-def test_an_append_cancelled_before_the_writer_takes_it_is_not_written(journal: SqliteJournal) -> None:
-    busy = journal.append("bulk", [bytes(1000)] * 50_000)
-    deadline = time.monotonic() + 10
-    while not busy.running():  # the writer has taken it and is busy writing it
-        assert time.monotonic() < deadline
-        time.sleep(0.0005)
-    cancelled = journal.append("c", [b"never"])
-
-    assert cancelled.cancel()
-    busy.result(timeout=30)
-    assert journal.append("c", [b"first"]).result(timeout=10) == 1
-    assert journal.read("c") == [(1, b"first")]
-
-
-# ------------------------------------------------------------ close and reopen
-
-
-def test_reopening_a_closed_journal_recovers_every_event_and_continues_the_sequence(path: str) -> None:
-    with SqliteJournal(path, sync="off") as journal:
-        wait_all([journal.append(f"p{i % 3}", [str(i).encode()]) for i in range(30)])
-        journal.save_snapshot("p0", 5, b"state").result(timeout=10)
-
-    with SqliteJournal(path) as journal:
-        assert [payload for _, payload in journal.read("p1")] == [str(i).encode() for i in range(1, 30, 3)]
-        assert journal.load_snapshot("p0") == (5, b"state")
-        assert journal.append("p1", [b"next"]).result(timeout=10) == 11
-
-
-def test_close_commits_everything_queued_before_it(path: str) -> None:
-    journal = SqliteJournal(path, group_window=0.05, max_group=7)
-    futures = [journal.append("a", [b"x"]) for _ in range(500)]
-    journal.close()
-
-    assert all(future.done() for future in futures)
-    assert wait_all(futures) == list(range(1, 501))
-    with SqliteJournal(path) as reopened:
-        assert reopened.highest_seq("a") == 500
-
-
-def test_append_after_close_raises_journal_error(path: str) -> None:
-    journal = SqliteJournal(path)
-    journal.close()
-    journal.close()
-
-    assert journal.closed
-    with pytest.raises(JournalError, match="closed"):
-        journal.append("a", [b"x"])
-    with pytest.raises(JournalError, match="closed"):
-        journal.read("a")
-
-
-def test_every_acknowledged_event_survives_a_sigkill_of_the_writing_process(path: str, spawn: Spawn) -> None:
-    script = """if True:
-        import collections, sys
-        from rayka.persistence import SqliteJournal
-        journal = SqliteJournal(sys.argv[1])
-        pending, i = collections.deque(), 0
-        while True:
-            i += 1
-            pending.append(journal.append("account", [b"event-%d" % i]))
-            if len(pending) >= 64:
-                sys.stdout.write(f"{pending.popleft().result()}\\n")
-                sys.stdout.flush()
-    """
-    proc = spawn(script, path)
-    assert proc.stdout is not None
-    acknowledged = []
-    for line in proc.stdout:
-        acknowledged.append(int(line))
-        if len(acknowledged) >= 3000:
-            break
-    proc.send_signal(signal.SIGKILL)
-    rest = proc.stdout.read()  # through the same buffer as the loop: no line lost
-    proc.wait(timeout=10)
-    acknowledged += [int(line) for line in rest.splitlines(keepends=True) if line.endswith("\n")]
-    assert proc.returncode == -signal.SIGKILL
-
-    with SqliteJournal(path) as journal:
-        events = journal.read("account")
-    assert acknowledged == list(range(1, len(acknowledged) + 1))
-    assert [seq for seq, _ in events] == list(range(1, len(events) + 1))
-    assert len(events) >= acknowledged[-1]
-    assert all(payload == b"event-%d" % seq for seq, payload in events)
 
 
 # ------------------------------------------------------------ refusing to open
@@ -343,32 +108,6 @@ def test_a_second_journal_on_the_same_file_in_one_process_is_refused(journal: Sq
 # ------------------------------------------------------ snapshots and deletion
 
 
-def test_the_latest_snapshot_is_loaded_and_older_ones_are_dropped(journal: SqliteJournal, path: str) -> None:
-    assert journal.load_snapshot("a") is None
-    journal.save_snapshot("a", 3, b"three")
-    journal.save_snapshot("a", 10, b"ten").result(timeout=10)
-
-    assert journal.load_snapshot("a") == (10, b"ten")
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT count(*) FROM snapshots").fetchone() == (1,)
-    conn.close()
-
-
-def test_delete_up_to_drops_old_events_and_never_reuses_their_numbers(path: str) -> None:
-    with SqliteJournal(path) as journal:
-        journal.append("q", [b"%d" % i for i in range(1, 11)])
-        assert journal.delete_up_to("q", 4).result(timeout=10) == 4
-        assert journal.read("q") == [(i, b"%d" % i) for i in range(5, 11)]
-        assert journal.delete_up_to("q", 99).result(timeout=10) == 6
-        assert journal.read("q") == []
-        assert journal.highest_seq("q") == 10
-
-    with SqliteJournal(path) as journal:
-        assert journal.highest_seq("q") == 10
-        assert journal.append("q", [b"11"]).result(timeout=10) == 11
-        assert journal.read("q") == [(11, b"11")]
-
-
 # ------------------------------------------------------------- write failures
 
 
@@ -436,3 +175,82 @@ def test_encode_and_decode_round_trip_builtins_tuples_and_arbitrary_objects() ->
 
     assert decode(encode(value)) == value
     assert type(decode(encode(("a", 1)))) is tuple
+
+
+# ------------------------------------------------------------- damage while open
+
+
+def test_a_file_deleted_while_open_fails_that_commit_and_every_later_write(path: str) -> None:
+    with SqliteJournal(path) as journal:
+        assert journal.append("q", [b"kept"]).result(timeout=10) == 1
+        os.remove(path)
+
+        for attempt in range(3):
+            with pytest.raises(JournalError, match="deleted or replaced") as failure:
+                journal.append("q", [b"lost-%d" % attempt]).result(timeout=10)
+            assert path in str(failure.value)
+
+
+def test_a_file_replaced_while_open_is_noticed_at_the_next_commit(path: str, tmp_path: Path) -> None:
+    other = str(tmp_path / "other.db")
+    SqliteJournal(other).close()
+    with SqliteJournal(path) as journal:
+        journal.append("q", [b"x"]).result(timeout=10)
+        os.replace(other, path)
+
+        with pytest.raises(JournalError, match="deleted or replaced"):
+            journal.append("q", [b"y"]).result(timeout=10)
+
+
+def test_a_version_1_journal_is_upgraded_and_keeps_its_numbers(path: str) -> None:
+    with SqliteJournal(path) as journal:
+        journal.append("a", [b"1", b"2", b"3"])
+        journal.delete_up_to("b", 0)
+        journal.append("b", [b"1", b"2"]).result(timeout=10)
+        journal.delete_up_to("b", 2).result(timeout=10)
+    with sqlite3.connect(path) as conn:  # what version 1 wrote: no heads table
+        conn.execute("DROP TABLE heads")
+        conn.execute("UPDATE meta SET value = 1 WHERE key = 'version'")
+    conn.close()
+
+    with SqliteJournal(path) as journal:
+        assert journal.recover("a").highest_seq == 3
+        assert journal.recover("b").highest_seq == 2 and journal.recover("b").events == []
+        assert journal.append("b", [b"3"]).result(timeout=10) == 3
+
+
+def test_a_read_only_directory_is_named_as_such_not_as_damage() -> None:
+    import shutil
+    import tempfile
+
+    directory = tempfile.mkdtemp(prefix="rayka-ro-")
+    if os.geteuid() == 0:
+        os.chown(directory, 65534, 65534)  # the child runs as nobody, who must own it to make it read-only
+    path = os.path.join(directory, "journal.db")
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        message = "no error"
+        try:
+            if os.geteuid() == 0:  # root writes to any directory: become nobody
+                os.setgid(65534)
+                os.setuid(65534)
+            SqliteJournal(path).close()
+            os.chmod(directory, 0o555)
+            try:
+                SqliteJournal(path).close()
+            except JournalError as error:
+                message = str(error)
+        except BaseException as error:
+            message = f"child failed: {error!r}"
+        os.write(write, message.encode())
+        os._exit(0)
+    os.close(write)
+    try:
+        with os.fdopen(read, "rb") as pipe:
+            message = pipe.read().decode()
+        os.waitpid(child, 0)
+    finally:
+        os.chmod(directory, 0o755)
+        shutil.rmtree(directory, ignore_errors=True)
+    assert "read-only" in message and "damaged" not in message, message
