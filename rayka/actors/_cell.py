@@ -214,6 +214,11 @@ class ActorCell(Lifecycle, Supervising, ActorContext):
         if reply is not None:
             if reason == "overflow":
                 reply.set_exception(MailboxFull(f"mailbox of {self.path} is full: the ask was dropped (overflow)"))
+            elif self._failure is not None:  # it stopped because of an error: say which
+                stopped = ActorStopped(f"{self.path}: message not handled ({reason}): the actor stopped after "
+                                       f"{type(self._failure).__name__}: {self._failure}")
+                stopped.__cause__ = self._failure
+                reply.set_exception(stopped)
             else:
                 reply.set_exception(ActorStopped(f"{self.path}: message not handled ({reason})"))
         self._system.dead_letters.publish(DeadLetter(message, sender, self.path, reason))

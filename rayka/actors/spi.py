@@ -19,6 +19,7 @@ from ._reply import _ERROR, _VALUE, Reply
 from ._signals import ChildFailed, DeadLetter, Terminated
 
 __all__ = [
+    "stop_failed",
     "ActorCell", "CellState", "ChildFailed", "DeadLetter", "Op", "Reply", "Terminated", "add_child", "cell_of",
     "check_name", "is_local_cell", "loop_of", "pause_current_actor", "reply_outcome", "resume_actor", "set_assist",
     "spawn_top_level", "tree_of",
@@ -62,6 +63,17 @@ def spawn_top_level(system: Any, cls: Any, args: tuple, kwargs: dict, name: str 
                     restart: Any, uid: int | None = None) -> Any:
     """Start an actor under ``/user`` in this process (``uid`` given by a peer that placed it here)."""
     return system._user.spawn_child(cls, args, kwargs, name, mailbox, restart, uid=uid)
+
+
+def stop_failed(ref: Any, error: BaseException) -> None:
+    """Stop the local actor ``ref`` because of ``error``, without asking its supervisor.
+
+    Its parent gets :class:`ChildFailed` with ``error``; asks left in its
+    mailbox fail with :class:`~rayka.ActorStopped` whose ``__cause__`` is
+    ``error``. What an actor that cannot recover (Akka's persistent actors)
+    does to itself.
+    """
+    cell_of(ref).post_system(_lc.STOP_FAILED, error)
 
 
 def tree_of(system: Any) -> list[str]:

@@ -41,10 +41,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Any, Awaitable, ClassVar
 
+from .._errors import JournalError, SerializationError
 from ..actors import Actor
-from ..persistence import SqliteJournal, decode, encode
+from ..actors.spi import stop_failed
+from ..persistence import Journal, encode
+from ..persistence._open import open_journal
 
 __all__ = ["PersistentActor"]
 
@@ -55,8 +59,19 @@ class PersistentActor(Actor):
     """An actor whose state is rebuilt from its events in a journal.
 
     Args:
-        journal: an open :class:`~rayka.persistence.SqliteJournal` (the caller closes it).
+        journal: an open :class:`~rayka.persistence.Journal` (the caller closes it), or
+            where to open one for each incarnation (closed when it stops): a
+            ``postgresql://`` DSN opens a :class:`~rayka.persistence.PostgresJournal`
+            (what an actor that may restart on another node needs), a path an
+            :class:`~rayka.persistence.SqliteJournal`.
         persistence_id: this actor's log in the journal (unique per actor).
+
+    If recovery fails (the journal is unreachable, or damaged: a gap in the
+    numbers, an event that cannot be decoded) the actor stops with that
+    :class:`JournalError`, as Akka's persistent actors do, rather than
+    restart into the same failure; its parent gets ``ChildFailed`` and the
+    asks waiting in its mailbox fail with :class:`~rayka.ActorStopped`
+    whose ``__cause__`` is the error.
 
     Override :meth:`apply` (and :meth:`snapshot` / :meth:`restore` to use
     snapshots, with the class attribute ``snapshot_every``). Call
@@ -67,10 +82,10 @@ class PersistentActor(Actor):
 
     snapshot_every: ClassVar[int | None] = None
 
-    def __init__(self, journal: SqliteJournal, persistence_id: str) -> None:
+    def __init__(self, journal: Journal | str | os.PathLike[str], persistence_id: str) -> None:
         if not isinstance(persistence_id, str) or not persistence_id:
             raise ValueError(f"persistence_id must be a non-empty str, got {persistence_id!r}")
-        self.journal = journal
+        self.journal, self.owns_journal = open_journal(journal)
         self.persistence_id = persistence_id
         self.seq = 0
         self.since_snapshot = 0
@@ -90,23 +105,35 @@ class PersistentActor(Actor):
 
     # -- machinery ---------------------------------------------------------------
     def on_start(self) -> Any:
-        self.recover()
+        try:
+            self.recover()
+        except JournalError as error:
+            log.error("rayka: %s: recovery of %r failed, so it stops: %s", self.context.self.path,
+                      self.persistence_id, error)
+            stop_failed(self.context.self, error)
+
+    def on_stop(self) -> Any:
+        if self.owns_journal:
+            self.journal.close()  # commits what was queued, and frees it for the next incarnation
 
     def recover(self) -> int:
-        """Load the latest snapshot and apply the events after it; returns how many events were applied."""
-        journal, pid = self.journal, self.persistence_id
-        journal.append(pid, ()).result()  # what a previous incarnation queued is committed before we read
+        """Load the latest snapshot and apply the events after it; returns how many events were applied.
+
+        Raises:
+            JournalError: the journal cannot be read, or its log of this actor is damaged.
+        """
+        found = self.journal.recover(self.persistence_id)
         self.seq = 0
-        found = journal.load_snapshot(pid)
-        if found is not None:
-            self.seq, payload = found
-            self.restore(decode(payload))
+        state = found.state()
+        if state is not None:
+            self.seq, snapshot = state
+            self.restore(snapshot)
         applied = 0
-        for seq, payload in journal.read(pid, self.seq + 1):
-            self.apply(decode(payload))
+        for seq, event in found.replay():
+            self.apply(event)
             self.seq = seq
             applied += 1
-        self.seq = max(self.seq, journal.highest_seq(pid))
+        self.seq = max(self.seq, found.highest_seq)
         self.since_snapshot = applied
         return applied
 
@@ -133,7 +160,11 @@ class PersistentActor(Actor):
     async def _persist(self, events: tuple) -> int:
         if not events:
             return self.seq
-        payloads = [encode(event) for event in events]
+        try:
+            payloads = [encode(event) for event in events]
+        except SerializationError as error:
+            raise SerializationError(f"{type(self).__name__} at {self.context.self.path} cannot persist "
+                                     f"{self.persistence_id!r}'s event (nothing was written): {error}") from error
         seq = await asyncio.wrap_future(self.journal.append(self.persistence_id, payloads))
         for event in events:
             self.apply(event)

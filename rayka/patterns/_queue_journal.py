@@ -27,7 +27,7 @@ from concurrent.futures import Future
 from typing import Any, Callable, Iterable
 
 from .._errors import JournalError
-from ..persistence import SqliteJournal, decode, encode
+from ..persistence import Journal, encode
 
 __all__ = ["QueueJournal"]
 
@@ -38,12 +38,12 @@ class QueueJournal:
     """Write a work queue's events and snapshots to a journal, and read them back.
 
     Args:
-        journal: an open :class:`~rayka.persistence.SqliteJournal` (the caller closes it).
+        journal: an open :class:`~rayka.persistence.Journal` (the caller closes it).
         persistence_id: whose log this is (one per queue).
         snapshot_every: events between snapshots; ``None`` never snapshots.
     """
 
-    def __init__(self, journal: SqliteJournal, persistence_id: str, snapshot_every: int | None = 10_000) -> None:
+    def __init__(self, journal: Journal, persistence_id: str, snapshot_every: int | None = 10_000) -> None:
         if snapshot_every is not None and snapshot_every < 1:
             raise ValueError(f"snapshot_every must be >= 1 or None, got {snapshot_every!r}")
         self.journal = journal
@@ -56,16 +56,14 @@ class QueueJournal:
     def recover(self) -> tuple[int, dict[int, Any]]:
         """Read the snapshot and the events after it; return the next id and the outstanding work by id."""
         journal, pid = self.journal, self.persistence_id
-        journal.append(pid, ()).result()  # what a previous incarnation queued is committed before we read
-        next_id, outstanding, after = 1, {}, 0
-        snapshot = journal.load_snapshot(pid)
-        if snapshot is not None:
-            after, payload = snapshot
-            next_id, ids, works = decode(payload)
+        found = journal.recover(pid)  # waits for what a previous incarnation queued; checks for gaps
+        next_id, outstanding = 1, {}
+        state = found.state()
+        if state is not None:
+            next_id, ids, works = state[1]
             outstanding = dict(zip(ids, works))
         events = 0
-        for _, payload in journal.read(pid, after + 1):
-            event = decode(payload)
+        for seq, event in found.replay():
             events += 1
             if event[0] == _PUT:
                 first, works = event[1], event[2]
@@ -77,10 +75,10 @@ class QueueJournal:
                     outstanding.pop(i, None)
             else:
                 raise JournalError(
-                    f"journal {journal.path!r}, {pid!r}: event {event[0]!r} is not a work-queue event; "
+                    f"journal {journal.name!r}, {pid!r}: event {seq} ({event[0]!r}) is not a work-queue event; "
                     "is another actor writing under this persistence id?"
                 )
-        self.seq = journal.highest_seq(pid)
+        self.seq = found.highest_seq
         self.since_snapshot = events
         return next_id, outstanding
 

@@ -39,8 +39,6 @@ Example:
 
 from __future__ import annotations
 
-import os
-
 import logging
 from collections import deque
 from dataclasses import dataclass
@@ -48,7 +46,7 @@ from typing import Any
 
 from .._errors import ActorStopped, JournalError
 from ..actors import Actor, ActorRef, DeadLetter, Terminated
-from ..persistence import SqliteJournal
+from ..persistence._open import open_journal
 from ._queue_journal import QueueJournal
 from ._queue_writes import FLUSH, Flush, Writes
 from ._queue_messages import (
@@ -94,7 +92,7 @@ class _Stored:
 
 @dataclass(frozen=True, slots=True)
 class _Broken:
-    """A journal write failed: accept no more work."""
+    """A journal write failed: the queue fails, and its supervisor restarts it."""
 
     error: BaseException
 
@@ -111,10 +109,16 @@ class WorkQueue(Actor):
         ack_timeout: seconds a delivery may stay unacknowledged before it
             goes to another consumer; ``None`` waits for the consumer's death.
         max_batch: the most deliveries in one :class:`Deliveries` message.
-        journal: a :class:`~rayka.persistence.SqliteJournal` to make the queue
-            durable, or the path of one: the queue then opens it where it runs
-            (on its own node in cluster mode) and closes it when it stops, so
-            a queue restarted on another node of a shared disk recovers.
+        journal: a :class:`~rayka.persistence.Journal` to make the queue
+            durable, or where to open one: a ``postgresql://`` DSN (a
+            :class:`~rayka.persistence.PostgresJournal`) or the path of a
+            :class:`~rayka.persistence.SqliteJournal`. Given a str, the queue
+            opens the journal where it runs (on its own node in cluster mode)
+            and closes it when it stops, so a queue restarted on another node
+            recovers from the same database. If a journal write fails, the
+            queue fails with :class:`~rayka.JournalError` and its supervisor
+            restarts it (give the parent a backoff to ride out a database
+            restart); the new incarnation recovers from the journal.
         persistence_id: the queue's log in the journal.
         snapshot_every: journal events between snapshots (which compact the log).
         max_deliveries: deliver one piece of work at most this many times;
@@ -148,9 +152,9 @@ class WorkQueue(Actor):
         self.dead_letter = dead_letter
         self.capacity = capacity
         self.ack_timeout = ack_timeout
-        self.owns_journal = isinstance(journal, (str, os.PathLike))
-        if self.owns_journal:
-            journal = SqliteJournal(journal)
+        self.owns_journal = False
+        if journal is not None:
+            journal, self.owns_journal = open_journal(journal)
         self.log = QueueJournal(journal, persistence_id, snapshot_every) if journal is not None else None
         self.writes = Writes(self.log) if self.log is not None else None
         self.ledger = Ledger(max_batch, max_deliveries)
@@ -160,7 +164,6 @@ class WorkQueue(Actor):
         self.next_id = 1
         self.timer: Any = None
         self.drains: list[Any] = []
-        self.broken: BaseException | None = None
         self.accepted = self.acknowledged = self.rejected = self.peak = self.given_up = 0
         self.told_waiting = self.refused = 0  # works of told puts waiting; told puts refused
         self.send = self._send
@@ -231,11 +234,6 @@ class WorkQueue(Actor):
         reply = take_reply(self.context)
         path = self.context.self.path
         sender = self.context.sender if reply is None else None
-        if self.broken is not None:
-            self.refuse_put(works, reply, single, sender, JournalError(
-                f"work queue {path} cannot accept work: its journal failed ({self.broken!r}); "
-                "start it again on a working journal"), "journal failed")
-            return
         if len(works) > self.capacity:
             self.refuse_put(works, reply, single, sender, ValueError(
                 f"PutMany of {len(works)} items cannot fit in work queue {path} of capacity "
@@ -434,14 +432,18 @@ class WorkQueue(Actor):
         log_.snapshot(self.next_id, outstanding, lambda error: me.tell(_Broken(error)))
 
     def break_down(self, error: BaseException) -> None:
-        if self.broken is None:
-            self.broken = error
-            log.error("rayka: work queue %s: journal write failed (%r); it accepts no more work",
-                      self.context.self.path, error)
+        """A journal write failed: refuse what waits, then fail, so the supervisor restarts the queue.
+
+        The new incarnation recovers from the journal (which reconnects to a
+        database that came back): what was acknowledged is there, and a write
+        that failed may or may not be (its put was never answered).
+        """
         stopped = JournalError(f"work queue {self.context.self.path} cannot accept work: its journal failed")
+        stopped.__cause__ = error
         self.told_waiting = 0
         while self.waiting:
             self.refuse_put(*self.waiting.popleft(), stopped, "journal failed")
+        raise stopped
 
     # -- observing ---------------------------------------------------------------
     def statistics(self) -> QueueStatistics:

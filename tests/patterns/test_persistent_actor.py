@@ -11,7 +11,8 @@ import pytest
 import rayka
 from rayka._errors import JournalError
 from rayka.patterns import PersistentActor
-from rayka.persistence import SqliteJournal, decode
+from rayka.persistence import SqliteJournal, decode, encode
+from rayka.testing import TestProbe
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -118,3 +119,53 @@ def test_persist_from_a_plain_receive_fails_the_message_with_a_clear_error_and_w
             account.ask(5).result(timeout=5)
         assert account.ask("state").result(timeout=5) == (0, 0, 0)  # restarted, recovered: nothing was written
         assert list(journal.read("plain", 1)) == []
+
+
+class Counted(Account):
+    built = 0
+
+    def __init__(self, journal: Any, name: str = "account-1") -> None:
+        type(self).built += 1
+        super().__init__(journal, name)
+
+
+@pytest.mark.parametrize("damage", ["gap", "payload"])
+def test_an_actor_whose_recovery_fails_stops_with_the_journal_error_and_is_not_restarted(
+        tmp_path: Path, damage: str) -> None:
+    import sqlite3
+
+    path = str(tmp_path / "events.db")
+    with SqliteJournal(path) as journal:
+        journal.append("account-1", [encode({"amount": n}) for n in range(1, 6)]).result(timeout=5)
+    with sqlite3.connect(path) as conn:
+        if damage == "gap":
+            conn.execute("DELETE FROM events WHERE seq = 3")
+        else:
+            conn.execute("UPDATE events SET payload = x'c1' WHERE seq = 3")
+    conn.close()
+
+    Counted.built = 0
+    with rayka.ActorSystem("damaged") as system:
+        probe = TestProbe(system)
+        account = system.spawn(Counted, path)
+        probe.watch(account)
+        with pytest.raises(rayka.ActorStopped) as failure:
+            account.ask("state").result(timeout=5)
+        assert probe.expect(rayka.Terminated, timeout=5).ref == account
+    cause = failure.value.__cause__
+    assert isinstance(cause, JournalError) and "'account-1'" in str(cause)
+    assert ("gap" in str(cause)) if damage == "gap" else ("cannot be decoded" in str(cause))
+    assert Counted.built == 1  # stopped, not restarted into the same failure
+
+
+def test_a_persistent_actor_given_a_dsn_recovers_from_postgresql(postgres: Any, postgres_schema: str) -> None:
+    from rayka.persistence import PostgresJournal
+
+    with PostgresJournal(postgres.dsn, schema=postgres_schema) as journal, rayka.ActorSystem("pg") as system:
+        account = system.spawn(Account, journal, "pg-account")
+        for amount in range(1, 26):
+            account.ask(("deposit", amount)).result(timeout=5)
+        account.stop()
+        system.wait_terminated(account, timeout=5)
+        again = system.spawn(Account, journal, "pg-account")
+        assert again.ask("state").result(timeout=5) == (325, 25, 5)  # the snapshot at 20, then 5 events
