@@ -1,9 +1,12 @@
 """Run a durable work queue on a journal file, printing what happens, for the crash test.
 
-Usage: ``python durable_queue_script.py PATH produce|drain [SNAPSHOT_EVERY]``
+Usage: ``python durable_queue_script.py JOURNAL produce|drain [SNAPSHOT_EVERY [ITEMS]]``
+
+``JOURNAL`` is a file path, or ``sqlite:<path>`` / ``postgres:<dsn>#<schema>``
+(see ``tests/persistence/journals.py``).
 
 - ``produce``: a producer puts works 0, 1, 2, ... (one per put, 64 unanswered
-  at most) for ever, and two consumers, slower than the producer, handle and
+  at most) for ever (or ``ITEMS`` of them), and two consumers, slower than the producer, handle and
   acknowledge them. Prints
   ``PUT id work`` once a put is accepted (on disk). Meant to be killed with SIGKILL.
 - ``drain``: no producer; two consumers take what the journal still holds,
@@ -12,11 +15,12 @@ Usage: ``python durable_queue_script.py PATH produce|drain [SNAPSHOT_EVERY]``
 In both, consumers print ``GOT id work attempt`` for every delivery they
 handle and ``ACK id`` once its acknowledgement is on disk.
 
-``SNAPSHOT_EVERY`` (default: never) makes the queue snapshot and compact its log.
+``SNAPSHOT_EVERY`` (default: never; ``0``: never) makes the queue snapshot and compact its log.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -26,6 +30,9 @@ from typing import Any
 import rayka
 from rayka.patterns import Consumer, Drain, Put, WorkQueue
 from rayka.persistence import SqliteJournal
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from tests.persistence.journals import open_spec  # noqa: E402
 
 _print_lock = threading.Lock()
 
@@ -37,15 +44,20 @@ def say(line: str) -> None:
 
 
 class Producer(rayka.Actor):
+    def __init__(self, items: int | None) -> None:
+        self.items = items
+
     async def receive(self, queue: rayka.ActorRef) -> None:
         pending: deque = deque()
         work = 0
-        while True:
+        while self.items is None or work < self.items:
             pending.append((work, queue.ask(Put(work), timeout=None)))
             work += 1
             if len(pending) >= 64:
                 sent, reply = pending.popleft()
                 say(f"PUT {await reply} {sent}")
+        for sent, reply in pending:
+            say(f"PUT {await reply} {sent}")
 
 
 class Confirmed:
@@ -86,15 +98,16 @@ class Printer(Consumer):
         self.confirmed.add(len(ids))
 
 
-def main(path: str, mode: str, snapshot_every: int | None) -> None:
+def main(path: str, mode: str, snapshot_every: int | None, items: int | None) -> None:
     confirmed = Confirmed()
-    with SqliteJournal(path) as journal, rayka.ActorSystem("durable") as system:
+    journal = open_spec(path) if path.startswith(("sqlite:", "postgres:")) else SqliteJournal(path)
+    with journal, rayka.ActorSystem("durable") as system:
         queue = system.spawn(WorkQueue, 1000, journal=journal, persistence_id="jobs",
                              snapshot_every=snapshot_every)
         for _ in range(2):
             system.spawn(Printer, queue, confirmed, 0.0002 if mode == "produce" else 0.0)
         if mode == "produce":
-            system.spawn(Producer).tell(queue)
+            system.spawn(Producer, items).tell(queue)
             threading.Event().wait()  # until killed
         acknowledged = queue.ask(Drain(), timeout=60).result()
         if not confirmed.wait_for(acknowledged, 60):
@@ -103,4 +116,5 @@ def main(path: str, mode: str, snapshot_every: int | None) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else None)
+    every = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+    main(sys.argv[1], sys.argv[2], every or None, int(sys.argv[4]) if len(sys.argv) > 4 else None)
