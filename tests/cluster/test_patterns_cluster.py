@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 import rayka
@@ -52,23 +54,30 @@ def test_a_work_queue_across_nodes_loses_nothing_when_a_consumer_node_is_killed(
     assert stats.acknowledged == 2_000
 
 
-def test_a_durable_queue_whose_node_is_killed_recovers_on_another_node_and_loses_nothing(ray_cluster, tmp_path):
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_durable_queue_whose_node_is_killed_recovers_on_another_node_and_loses_nothing(
+        ray_cluster, tmp_path, request, kind):
     from rayka.patterns import Put
 
     from tests.cluster.cluster_actors import NamedQueueConsumer
 
-    journal = str(tmp_path / "queue.db")
+    if kind == "sqlite":  # a file on a disk the nodes share (one machine here)
+        journal, pid = str(tmp_path / "queue.db"), "orders"
+    else:  # the database every node reaches: the restarted queue opens it again on its new node
+        journal, pid = request.getfixturevalue("postgres").dsn, f"orders-{uuid.uuid4().hex}"
     sent = list(range(600))
     with rayka.ActorSystem("durable", cluster=rayka.RayCluster(address=ray_cluster.address, nodes=3)) as system:
-        system.spawn(WorkQueue, 10_000, journal=journal, ack_timeout=5.0, name="orders", node=1)
+        system.spawn(WorkQueue, 10_000, journal=journal, persistence_id=pid, ack_timeout=5.0, name="orders",
+                     node=1)
         collector = system.spawn(Collector, node=0)
         system.spawn(NamedQueueConsumer, "orders", collector, node=2)
         accepted = set()
         for i in sent[:300]:  # accepted = on disk (the put is answered after the commit)
             system.lookup("orders").ask(Put(i), timeout=30).result()
             accepted.add(i)
-        system.cluster.kill_node("n1")
+        system.cluster.kill_node("n1")  # SIGKILL of its node runtime
         assert system.cluster.wait_recovered("n1", timeout=30)
+        assert system.lookup("orders")._cell.node != "n1"
         for i in sent[300:]:  # the producer goes on with the queue restarted elsewhere, found by name
             while i not in accepted:
                 try:
