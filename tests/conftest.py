@@ -64,7 +64,7 @@ def postgres():
     Without PostgreSQL installed the tests that need it are skipped, except in CI
     (``CI`` set), where they fail: there the server must run.
     """
-    from tests.postgres_server import PostgresServer, find_bin
+    from rayka._pgserver import PostgresServer, find_bin
 
     given = os.environ.get("RAYKA_TEST_POSTGRES")
     if given:

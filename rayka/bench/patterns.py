@@ -41,7 +41,7 @@ from typing import Any
 
 import rayka
 from rayka.patterns import Consumer, Drain, Pool, Publish, Put, PutMany, RoundRobin, Subscribe, Topics, WorkQueue
-from rayka.persistence import SqliteJournal
+from rayka.persistence import Journal, SqliteJournal
 
 from .journal import _filesystem
 
@@ -74,7 +74,7 @@ class _Worker(Consumer):
         pass
 
 
-def _queue_run(total: int, *, journal: SqliteJournal | None = None, batch: int = 500, outstanding: int = 8,
+def _queue_run(total: int, *, journal: Journal | None = None, batch: int = 500, outstanding: int = 8,
                capacity: int = 20_000, window: int = 512, max_batch: int = 128, consumers: int = 4) -> dict[str, Any]:
     with rayka.ActorSystem("bench-queue") as system:
         queue = system.spawn(WorkQueue, capacity, max_batch=max_batch, journal=journal, persistence_id="bench",

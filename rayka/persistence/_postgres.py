@@ -36,6 +36,8 @@ __all__ = ["PostgresJournal"]
 
 #: Version of the table layout; a schema with another version is refused.
 FORMAT_VERSION = 1
+#: Groups of at least this many events are written with COPY.
+_COPY_FROM = 32
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS {s}.meta(key text PRIMARY KEY, value text NOT NULL);
@@ -233,7 +235,11 @@ class _Statements:
         self._schema = sql.Identifier(schema)
         self.head = self.format(_HEAD)
         self.claim = self.format(_CLAIM)
-        self.insert = self.format("INSERT INTO {s}.events VALUES (%s, %s, %s)")
+        # A big group goes in by COPY (the fastest way into PostgreSQL); a small one as three
+        # arrays in one INSERT (one round trip, where COPY takes more).
+        self.copy = self.format("COPY {s}.events (persistence_id, seq, payload) FROM STDIN")
+        self.insert = self.format(
+            "INSERT INTO {s}.events SELECT * FROM unnest(%s::text[], %s::bigint[], %s::bytea[])")
         self.set_head = self.format(
             "INSERT INTO {s}.heads VALUES (%s, %s) ON CONFLICT (persistence_id) DO UPDATE SET seq = excluded.seq")
         self.read = self.format(
@@ -296,8 +302,14 @@ class _PostgresStore:
 
     def insert_events(self, rows: list[tuple[str, int, bytes]]) -> None:
         assert self._conn is not None
-        with self._conn.cursor() as cursor:
-            cursor.executemany(self._sql.insert, rows)
+        if len(rows) < _COPY_FROM:
+            pids, seqs, payloads = zip(*rows)
+            self._conn.execute(self._sql.insert, (list(pids), list(seqs), list(payloads)))
+            return
+        with self._conn.cursor() as cursor, cursor.copy(self._sql.copy) as copy:
+            write = copy.write_row
+            for row in rows:
+                write(row)
 
     def set_heads(self, heads: list[tuple[str, int]]) -> None:
         assert self._conn is not None

@@ -347,3 +347,13 @@ def test_a_second_writer_of_a_persistence_id_gets_journal_error_at_once(make: Ma
     assert first.append("acc", [b"three"]).result(timeout=10) == 2
     first.close()
     assert make().append("acc", [b"four"]).result(timeout=10) == 3  # the writer is gone: the id is free
+
+
+@pytest.mark.parametrize("group", [1, 5, 200])  # small groups and big ones are written differently
+def test_any_bytes_come_back_exactly(journal: Journal, group: int) -> None:
+    import os
+
+    payloads = [b"", b"\x00\n\\\t\r", b"\\x41", os.urandom(70_000)] + [os.urandom(n) for n in range(group)]
+    journal.append("raw", payloads).result(timeout=10)
+
+    assert [payload for _, payload in journal.read("raw")] == payloads

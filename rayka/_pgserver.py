@@ -1,4 +1,5 @@
-"""A throwaway PostgreSQL server on 127.0.0.1 for the tests: initdb in a temp dir, pg_ctl on a free port.
+"""A throwaway PostgreSQL server on 127.0.0.1 for the tests and the journal benchmark: initdb in a temp dir,
+pg_ctl on a free port.
 
 As root (CI), the server's commands run as the ``postgres`` user (``initdb``
 refuses root). ``RAYKA_TEST_POSTGRES=<dsn>`` uses a server of your own
