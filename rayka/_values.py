@@ -42,18 +42,35 @@ class _PickleFailed(Exception):
     """Carry a pickling failure out of msgpack's ``default`` callback."""
 
 
-_depth = threading.local()
+class _State(threading.local):
+    """Per thread: how deep the tuples being packed or unpacked nest, and idle packers to reuse."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.packers: list[msgpack.Packer] = []
+
+
+_state = _State()
+
+
+def _packb(obj: Any) -> bytes:
+    """``msgpack.packb`` with a reused packer (building one per call costs more than packing a small value)."""
+    packers = _state.packers
+    packer = packers.pop() if packers else msgpack.Packer(use_bin_type=True, strict_types=True, default=_default)
+    data = packer.pack(obj)  # a packer that raised is dropped, not reused
+    packers.append(packer)
+    return data
 
 
 def _nested(code: int, obj: Any) -> msgpack.ExtType:
-    depth = getattr(_depth, "n", 0)
-    if depth >= MAX_NESTING:
+    state = _state
+    if state.depth >= MAX_NESTING:
         raise _TooDeep()
-    _depth.n = depth + 1
+    state.depth += 1
     try:
-        return msgpack.ExtType(code, msgpack.packb(obj, use_bin_type=True, strict_types=True, default=_default))
+        return msgpack.ExtType(code, _packb(obj))
     finally:
-        _depth.n = depth
+        state.depth -= 1
 
 
 def _default(obj: Any) -> msgpack.ExtType:
@@ -77,7 +94,7 @@ def pack(obj: Any) -> bytes:
         ('add', [1, (2, 3)], {'k': None})
     """
     try:
-        return msgpack.packb(obj, use_bin_type=True, strict_types=True, default=_default)
+        return _packb(obj)
     except _TooDeep:
         raise SerializationError(
             f"a {type(obj).__name__} nested deeper than {MAX_NESTING} levels of tuples cannot be stored or sent "
@@ -96,14 +113,14 @@ def pack(obj: Any) -> bytes:
 
 def _ext_hook(code: int, data: bytes) -> Any:
     if code == EXT_TUPLE:
-        depth = getattr(_depth, "n", 0)
-        if depth >= MAX_NESTING:
+        state = _state
+        if state.depth >= MAX_NESTING:
             raise SerializationError(f"a value nested deeper than {MAX_NESTING} levels of tuples")
-        _depth.n = depth + 1
+        state.depth += 1
         try:
             return tuple(msgpack.unpackb(data, raw=False, strict_map_key=False, ext_hook=_ext_hook))
         finally:
-            _depth.n = depth
+            state.depth -= 1
     if code == EXT_PICKLE:
         return cloudpickle.loads(data)
     raise SerializationError(f"unknown msgpack ext type {code}")

@@ -367,8 +367,8 @@ def _display(dsn: str, schema: str) -> str:
         parts = conninfo.conninfo_to_dict(dsn)
     except psycopg.Error:
         return f"postgresql (unparsable DSN) schema {schema}"
-    user = parts.get("user", "")
-    host = parts.get("host", "") or "localhost"
-    port = parts.get("port", "") or "5432"
-    database = parts.get("dbname", "") or user
+    user = str(parts.get("user", ""))
+    host = str(parts.get("host", "") or "localhost")
+    port = str(parts.get("port", "") or "5432")
+    database = str(parts.get("dbname", "") or user)
     return f"postgresql://{user + '@' if user else ''}{host}:{port}/{database}#{schema}"

@@ -175,9 +175,10 @@ class GroupWriter:
             else:
                 self._fail(requests, self._error("could not write to", exc))
             return
+        caught: tuple[type[BaseException], ...] = (JournalError, *store.errors)
         try:
             store.commit()
-        except (JournalError, *store.errors) as exc:
+        except caught as exc:
             self._rollback()
             self._fail(requests, exc if isinstance(exc, JournalError) else self._error("could not commit to", exc))
             return
