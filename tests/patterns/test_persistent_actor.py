@@ -169,3 +169,17 @@ def test_a_persistent_actor_given_a_dsn_recovers_from_postgresql(postgres: Any, 
         system.wait_terminated(account, timeout=5)
         again = system.spawn(Account, journal, "pg-account")
         assert again.ask("state").result(timeout=5) == (325, 25, 5)  # the snapshot at 20, then 5 events
+
+
+def test_an_event_nested_too_deep_is_refused_at_persist_and_nothing_is_written(tmp_path: Path) -> None:
+    deep: Any = 1
+    for _ in range(250):
+        deep = (deep,)
+    path = str(tmp_path / "events.db")
+    with SqliteJournal(path) as journal, rayka.ActorSystem("deep") as system:
+        account = system.spawn(Account, journal)
+        account.ask(("deposit", 5)).result(timeout=5)
+        with pytest.raises(rayka.SerializationError, match=r"Account at /user/\S+ cannot persist 'account-1'"):
+            account.ask(("deposit", deep)).result(timeout=5)
+        assert account.ask("state").result(timeout=5) == (5, 1, 1)
+        assert journal.highest_seq("account-1") == 1

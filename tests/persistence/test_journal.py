@@ -254,3 +254,31 @@ def test_a_read_only_directory_is_named_as_such_not_as_damage() -> None:
         os.chmod(directory, 0o755)
         shutil.rmtree(directory, ignore_errors=True)
     assert "read-only" in message and "damaged" not in message, message
+
+
+@pytest.mark.parametrize("depth", [65, 250, 350, 5_000])
+def test_a_value_nested_too_deep_is_refused_when_written_never_a_crash_when_read(depth: int) -> None:
+    import msgpack
+
+    from rayka._errors import SerializationError
+    from rayka._values import MAX_NESTING
+
+    value: object = ()
+    for _ in range(depth):
+        value = (value,)
+    with pytest.raises(SerializationError, match=f"deeper than {MAX_NESTING} levels"):
+        encode(value)
+    data = msgpack.packb([])  # what an older writer could have stored: read back, it is refused, not a SIGSEGV
+    for _ in range(depth):
+        data = msgpack.packb(msgpack.ExtType(1, data))
+    with pytest.raises(SerializationError, match="deeper than"):
+        decode(data)
+
+
+def test_values_at_the_nesting_limit_round_trip() -> None:
+    from rayka._values import MAX_NESTING
+
+    value: object = "core"
+    for _ in range(MAX_NESTING):
+        value = (value,)
+    assert decode(encode(value)) == value
