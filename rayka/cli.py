@@ -234,8 +234,8 @@ def _parser() -> argparse.ArgumentParser:
         "bench", help="run the benchmarks and print the comparison tables",
         description="Run rayka's benchmarks with a progress bar, then print each comparison table. "
                     "local: rayka beside pykka and plain asyncio in one process; cluster: across Ray node "
-                    "runtimes beside raw Ray calls; journal: the SQLite journal's group commit; patterns: work "
-                    "queues, durable queues, topics, routers.")
+                    "runtimes beside raw Ray calls; journal: the SQLite and PostgreSQL journals' group "
+                    "commit; patterns: work queues, durable queues, topics, routers.")
     bench.add_argument("which", nargs="?", choices=(*_BENCHMARKS, "all"), default="local",
                        help="which benchmark (default: local)")
     bench.add_argument("--quick", action="store_true", help="small sizes: seconds instead of minutes")
