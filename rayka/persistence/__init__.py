@@ -10,14 +10,15 @@ snapshots into the bytes they store.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import typing
+from typing import Any
 
 from rayka.persistence._codec import decode, encode
 from rayka.persistence._journal import JournalStatistics, SqliteJournal, SyncMode
 from rayka.persistence._protocol import Journal, Recovery
 from rayka.persistence._sqlite import FORMAT_VERSION
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from rayka.persistence._postgres import PostgresJournal
 
 __all__ = [

@@ -68,6 +68,10 @@ def test_bench_journal_quick_prints_its_table(capsys: pytest.CaptureFixture[str]
     report = tmp_path / "bench.json"
     assert main(["bench", "journal", "--quick", "--json", str(report)]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"^scenario\s+sync\s+prod", out, re.M)
-    assert "group-4-producers" in out
+    assert re.search(r"^scenario\s+journal\s+sync\s+prod", out, re.M)
+    assert re.search(r"^group-4-producers\s+sqlite", out, re.M)
+    from rayka._pgserver import find_bin
+
+    if find_bin() is not None:  # side by side, with the ratio
+        assert re.search(r"^group-4-producers\s+postgres .* \d+\.\d\dx$", out, re.M)
     assert report.exists() and '"journal"' in report.read_text()
