@@ -122,9 +122,9 @@ def _postgres(choice: str) -> Iterator[tuple[str | None, str]]:
     if choice == "none":
         yield None, "not asked for"
         return
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("psycopg") is None:
         yield None, 'psycopg missing: pip install "rayka[postgres]"'
         return
     if choice != "auto":
