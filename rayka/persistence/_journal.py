@@ -169,5 +169,5 @@ class SqliteJournal(QueuedJournal):
                 raise JournalError(f"journal {self._path!r} is closed; open a new SqliteJournal to read it")
             try:
                 return run(self._reader)
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, UnicodeDecodeError) as exc:  # text that is not UTF-8: damage
                 raise JournalError(f"cannot read journal {self._path!r}: {exc}") from exc

@@ -113,9 +113,15 @@ def checked_recovery(
         ...
         rayka._errors.JournalError: journal 'j': the log of 'acc' has a gap: event 2 is missing (found 3); ...
     """
-    after = max(snapshot[0] if snapshot else 0, deleted_up_to)
+    numbers = [snapshot[0] if snapshot else 0, deleted_up_to, highest_seq]
+    if any(type(number) is not int for number in numbers) or (
+            snapshot is not None and not isinstance(snapshot[1], bytes)):
+        raise _damaged(journal, persistence_id, f"its snapshot, deletion mark or head is not a number ({numbers})")
+    after = max(numbers[0], deleted_up_to)
     expected = after + 1
-    for seq, _payload in events:
+    for seq, payload in events:
+        if type(seq) is not int or not isinstance(payload, bytes):
+            raise _damaged(journal, persistence_id, f"the row after event {expected - 1} is not an event ({seq!r})")
         if seq != expected:
             what = f"event {expected} is missing (found {seq})" if seq > expected else f"event {seq} is out of place"
             raise _gap(journal, persistence_id, what)
@@ -131,8 +137,12 @@ def checked_recovery(
 
 
 def _gap(journal: str, persistence_id: str, what: str) -> JournalError:
+    return _damaged(journal, persistence_id, what, "has a gap")
+
+
+def _damaged(journal: str, persistence_id: str, what: str, how: str = "is damaged") -> JournalError:
     return JournalError(
-        f"journal {journal!r}: the log of {persistence_id!r} has a gap: {what}; "
+        f"journal {journal!r}: the log of {persistence_id!r} {how}: {what}; "
         "recovering from it would lose events silently, so it is refused: restore the journal from a backup"
     )
 

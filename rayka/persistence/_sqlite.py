@@ -186,7 +186,7 @@ def connect(path: str, sync: str) -> tuple[sqlite3.Connection, sqlite3.Connectio
         for conn in (reader, writer):
             if conn is not None:
                 conn.close()
-        if isinstance(exc, sqlite3.Error):
+        if isinstance(exc, (sqlite3.Error, UnicodeDecodeError)):  # text that is not UTF-8: damage
             raise JournalError(f"cannot open journal {path!r}: {exc}; {_open_hint(path)}") from exc
         raise
 
