@@ -81,6 +81,13 @@ class SqliteJournal(QueuedJournal):
             raise ValueError(f"max_group must be an int >= 1, not {max_group!r}")
         self._path = os.fspath(path)
         self._sync = sync
+        lock = self._path + ".lock"
+        if not os.path.exists(self._path) and os.path.exists(lock) and os.path.getsize(lock) > 0:
+            raise JournalError(
+                f"journal {self._path!r} is missing but its lock file {lock!r} is there: the journal existed "
+                "and its file was deleted or moved, and a new empty one would silently lose its events; "
+                "restore the file, or delete the lock file to start a new, empty journal"
+            )
         self._lock_fd = acquire_lock(self._path)
         try:
             writer, reader = connect(self._path, sync)

@@ -261,3 +261,34 @@ def test_every_put_answered_before_a_stop_is_recovered_and_none_other(tmp_path: 
         recovered = {d.id: d.work for d in probe.expect_n(len(answered))}
         probe.expect_no_message(0.1)
         assert recovered == answered
+
+
+def test_a_journal_file_deleted_under_a_running_queue_is_never_acknowledged_past_nor_silently_recreated(
+        tmp_path: Path) -> None:
+    from rayka import JournalError, OneForOne
+
+    class Keeper(rayka.Actor):
+        supervisor_strategy = OneForOne(max_restarts=2, within=60)
+
+        def __init__(self, path: str) -> None:
+            self.path = path
+
+        def on_start(self) -> None:
+            self.queue = self.context.spawn(WorkQueue, 1000, journal=self.path, persistence_id="jobs")
+
+        def receive(self, message: Any) -> Any:
+            return self.queue
+
+    path = str(tmp_path / "queue.db")
+    with rayka.ActorSystem("deleted") as system:
+        probe = TestProbe(system)
+        queue = system.spawn(Keeper, path).ask("queue").result(timeout=5)
+        probe.watch(queue)
+        assert queue.ask(PutMany(tuple(range(100)))).result(timeout=5) == list(range(1, 101))
+        os.remove(path)
+        with pytest.raises(JournalError, match="deleted or replaced"):
+            queue.ask(PutMany(("lost",))).result(timeout=5)
+        assert probe.expect(rayka.Terminated, timeout=10).ref == queue  # restarts fail: the file is gone
+    assert not os.path.exists(path)  # no new, empty journal was made in its place
+    with pytest.raises(JournalError, match="lock file"):
+        SqliteJournal(path)
