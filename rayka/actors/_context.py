@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .._errors import RaykaError
+from ._signals import ChildFailed, SignalMark
 
 if TYPE_CHECKING:
     from ._actor import Actor
@@ -74,7 +75,7 @@ class ActorContext:
         (a router forwarding it, a queue holding it until there is room).
         """
         current = self._current  # type: ignore[attr-defined]
-        if current is None or current[2] is None:
+        if current is None or current[2] is None or type(current[2]) is SignalMark:
             return None
         self._current = (current[0], current[1], None)  # type: ignore[attr-defined]
         return current[2]
@@ -104,18 +105,51 @@ class ActorContext:
     # -- death watch ---------------------------------------------------------
     def watch(self, ref: ActorRef) -> ActorRef:
         """Get ``Terminated(ref)`` once when ``ref`` stops, also if it is dead already."""
-        ref._cell.add_watcher(self)  # type: ignore[arg-type]
+        return self._watch(ref, None)
+
+    def watch_with(self, ref: ActorRef, message: Any) -> ActorRef:
+        """Like :meth:`watch`, but get ``message`` instead of ``Terminated(ref)`` (Akka's ``watchWith``).
+
+        Watching ``ref`` again (with either method) replaces the message. A
+        parent still gets ``ChildFailed`` for a child stopped by a failure.
+
+        Example:
+            >>> import rayka
+            >>> from rayka.testing import TestProbe
+            >>> class Watcher(rayka.Actor):
+            ...     def __init__(self, target, probe):
+            ...         self.target, self.probe = target, probe
+            ...     def on_start(self):
+            ...         self.context.watch_with(self.target, ("gone", self.target.name))
+            ...     def receive(self, message):
+            ...         self.probe.tell(message)
+            >>> with rayka.ActorSystem("doc") as system:
+            ...     probe = TestProbe(system)
+            ...     target = system.spawn(rayka.testing.Probe, name="worker")
+            ...     _ = system.spawn(Watcher, target, probe.ref)
+            ...     target.stop()
+            ...     probe.expect(timeout=2)
+            ('gone', 'worker')
+        """
+        return self._watch(ref, message)
+
+    def _watch(self, ref: ActorRef, message: Any) -> ActorRef:
         watching = self._watching  # type: ignore[attr-defined]
         if watching is None:
-            watching = self._watching = set()  # type: ignore[attr-defined]
-        watching.add(ref._cell)
+            watching = self._watching = {}  # type: ignore[attr-defined]
+        watching[ref._cell] = message
+        ref._cell.add_watcher(self)  # type: ignore[arg-type]
         return ref
 
     def unwatch(self, ref: ActorRef) -> ActorRef:
-        """Stop watching ``ref``; a ``Terminated`` not yet handled is dropped."""
+        """Stop watching ``ref``; its ``Terminated`` (or ``watch_with`` message) not yet handled is dropped."""
+        cell = ref._cell
         if self._watching:  # type: ignore[attr-defined]
-            self._watching.discard(ref._cell)  # type: ignore[attr-defined]
-        ref._cell.remove_watcher(self)
+            self._watching.pop(cell, None)  # type: ignore[attr-defined]
+        cell.remove_watcher(self)
+        self.mailbox.remove(  # type: ignore[attr-defined]
+            lambda envelope: type(envelope[2]) is SignalMark and envelope[2].cell is cell
+            and not isinstance(envelope[0], ChildFailed))
         return ref
 
     # -- timers --------------------------------------------------------------

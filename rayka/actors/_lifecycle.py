@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import ActorStopped, InvalidActorName, SystemClosed
 from ._aio import drive, settle
-from ._signals import ChildFailed, Terminated
+from ._signals import ChildFailed, SignalMark, Terminated
 from ._timers import Timer
 
 if TYPE_CHECKING:
@@ -129,11 +129,14 @@ class Lifecycle:
                 self.begin_restart(arg)
             elif op == SIGNAL:
                 watched = arg.ref._cell
-                if isinstance(arg, ChildFailed) and watched.parent_cell is self or (
-                        self._watching and watched in self._watching):
-                    if self._watching:
-                        self._watching.discard(watched)
-                    self.mailbox.force((arg, None, None))
+                watching = self._watching
+                if isinstance(arg, ChildFailed) and watched.parent_cell is self:
+                    if watching:
+                        watching.pop(watched, None)
+                    self.mailbox.force((arg, None, SignalMark(watched)))
+                elif watching and watched in watching:
+                    custom = watching.pop(watched)  # watch_with: its message instead of Terminated
+                    self.mailbox.force((arg if custom is None else custom, None, SignalMark(watched)))
 
     def request_stop(self: ActorCell) -> None:
         if self.state < STOPPING:

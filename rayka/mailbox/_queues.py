@@ -20,6 +20,21 @@ Envelope = tuple  # (message, sender, reply)
 _create_lock = threading.Lock()
 
 
+def _remove_from(q: deque, matches: Callable[[Envelope], bool]) -> int:
+    removed = 0
+    for i in range(len(q) - 1, -1, -1):
+        if matches(q[i]):
+            del q[i]
+            removed += 1
+    return removed
+
+
+def _is_signal(envelope: Envelope) -> bool:
+    """A death-watch signal (its reply slot holds a ``SignalMark``), which no user key may see."""
+    reply = envelope[2]
+    return reply is not None and type(reply).__name__ == "SignalMark"
+
+
 def new_deque(owner: object, attr: str = "_q") -> deque:
     """Create a lazily made deque once, even when two threads race to make it."""
     with _create_lock:
@@ -94,6 +109,15 @@ class UnboundedQueue:
         q.clear()
         return out
 
+    def remove(self, matches: Callable[[Envelope], bool]) -> int:
+        """Take the envelopes that ``matches`` out (on the loop thread); returns how many.
+
+        Senders may append meanwhile: indices are walked from the end, so an
+        append never shifts one not yet looked at, and nothing is compared by ``==``.
+        """
+        q = self._q
+        return _remove_from(q, matches) if q else 0
+
     def __len__(self) -> int:
         q = self._q
         return len(q) if q is not None else 0
@@ -141,7 +165,12 @@ class BoundedQueue(UnboundedQueue):
                 q.append(envelope)
                 self.dropped += 1
                 return oldest
+            self.dropped += 1  # refused ("fail", or "backpressure" without a wait): counted as well
             raise OverflowError(self.capacity)
+
+    def remove(self, matches: Callable[[Envelope], bool]) -> int:
+        with self._lock:
+            return _remove_from(self._q, matches) if self._q else 0
 
     def force(self, envelope: Envelope) -> None:
         """Append even when full (lifecycle signals are not subject to the bound)."""
@@ -227,23 +256,27 @@ class PriorityQueue(UnboundedQueue):
                     return envelope
                 if self.overflow == "drop_oldest":
                     self.dropped += 1
-                    # evict the least urgent: the largest key, latest arrival
+                    # evict the least urgent: the largest key, latest arrival (never a signal)
                     victim = max(heap)
+                    if victim[0] == 0:
+                        return envelope
                     heap.remove(victim)
                     heapq.heapify(heap)
-                    self._push(priority, envelope)
-                    return victim[2]
+                    self._push(1, priority, envelope)
+                    return victim[3]
+                self.dropped += 1
                 raise OverflowError(self.capacity)
-            self._push(priority, envelope)
+            self._push(1, priority, envelope)
             return None
 
     def force(self, envelope: Envelope) -> None:
+        """Queue a lifecycle signal: ahead of every message, and without calling the user's key on it."""
         with self._lock:
-            self._push(self._key(envelope[0]), envelope)
+            self._push(0, 0, envelope)
 
-    def _push(self, priority: Any, envelope: Envelope) -> None:
+    def _push(self, rank: int, priority: Any, envelope: Envelope) -> None:
         self._seq += 1
-        heapq.heappush(self._heap, (priority, self._seq, envelope))
+        heapq.heappush(self._heap, (rank, priority, self._seq, envelope))
         if len(self._heap) > self.peak:
             self.peak = len(self._heap)
 
@@ -252,7 +285,7 @@ class PriorityQueue(UnboundedQueue):
             if not self._heap:
                 return None
             self.processed += 1
-            return heapq.heappop(self._heap)[2]
+            return heapq.heappop(self._heap)[3]
 
     def prepend(self, envelopes: Iterable[Envelope]) -> None:
         # Unstashed envelopes re-enter by priority; among equals they go first.
@@ -260,13 +293,26 @@ class PriorityQueue(UnboundedQueue):
         with self._lock:
             self._front -= len(items)
             for i, envelope in enumerate(items):
-                heapq.heappush(self._heap, (self._key(envelope[0]), self._front + i, envelope))
+                if _is_signal(envelope):
+                    entry = (0, 0, self._front + i, envelope)
+                else:
+                    entry = (1, self._key(envelope[0]), self._front + i, envelope)
+                heapq.heappush(self._heap, entry)
 
     def drain(self) -> list[Envelope]:
         with self._lock:
-            out = [entry[2] for entry in sorted(self._heap)]
+            out = [entry[3] for entry in sorted(self._heap)]
             self._heap.clear()
             return out
+
+    def remove(self, matches: Callable[[Envelope], bool]) -> int:
+        with self._lock:
+            kept = [entry for entry in self._heap if not matches(entry[3])]
+            removed = len(self._heap) - len(kept)
+            if removed:
+                heapq.heapify(kept)
+                self._heap = kept
+            return removed
 
     def __len__(self) -> int:
         return len(self._heap)

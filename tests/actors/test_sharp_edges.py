@@ -1,0 +1,160 @@
+"""Sharp edges of the core found by porting other projects' tests: each test failed before its fix."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import pytest
+
+import rayka
+from rayka.mailbox import Bounded, Priority
+from rayka.testing import Probe, TestProbe
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class Watcher(rayka.Actor):
+    """Watches a target; ``("hold", started, release)`` keeps it busy (on a worker thread); reports all else."""
+
+    blocking = True
+
+    def __init__(self, target: rayka.ActorRef, probe: rayka.ActorRef) -> None:
+        self.target, self.probe = target, probe
+
+    def on_start(self) -> None:
+        self.context.watch(self.target)
+
+    def receive(self, message: Any) -> Any:
+        match message:
+            case ("hold", started, release):
+                started.set()
+                release.wait(10)  # the target stops meanwhile: its Terminated queues behind this
+            case "unwatch":
+                self.context.unwatch(self.target)
+            case _:
+                self.probe.tell(message)
+
+
+def test_unwatch_drops_a_terminated_already_queued(system: rayka.ActorSystem) -> None:
+    probe = TestProbe(system)
+    target = system.spawn(Probe)
+    watcher = system.spawn(Watcher, target, probe.ref)
+    started, release = threading.Event(), threading.Event()
+    watcher.tell(("hold", started, release))
+    assert started.wait(5)
+    watcher.tell("unwatch")
+    target.stop()
+    assert system.wait_terminated(target, timeout=5)  # its Terminated now waits behind "unwatch"
+    watcher.tell("after")
+    release.set()
+
+    assert probe.expect(timeout=5) == "after"
+    probe.expect_no_message(0.2)
+
+
+class AsyncWatcher(rayka.Actor):
+    def __init__(self, target: rayka.ActorRef, probe: rayka.ActorRef, go: asyncio.Event | None = None) -> None:
+        self.target, self.probe = target, probe
+
+    def on_start(self) -> None:
+        self.context.watch(self.target)
+
+    async def receive(self, message: Any) -> Any:
+        if isinstance(message, tuple) and message[0] == "await-then-unwatch":
+            await asyncio.wrap_future(message[1])  # the target stops while this handler waits
+            self.context.unwatch(self.target)
+            return "unwatched"
+        self.probe.tell(message)
+
+
+def test_an_async_watcher_that_unwatches_after_an_await_does_not_get_the_terminated(
+        system: rayka.ActorSystem) -> None:
+    from concurrent.futures import Future
+
+    probe = TestProbe(system)
+    target = system.spawn(Probe)
+    watcher = system.spawn(AsyncWatcher, target, probe.ref)
+    gate: Future = Future()
+    reply = watcher.ask(("await-then-unwatch", gate), timeout=10)
+    target.stop()
+    assert system.wait_terminated(target, timeout=5)
+    watcher.tell("sync-point")  # handled after the Terminated would be
+    gate.set_result(None)
+
+    assert reply.result(timeout=5) == "unwatched"
+    assert probe.expect(timeout=5) == "sync-point"
+    probe.expect_no_message(0.2)
+
+
+class CustomWatcher(rayka.Actor):
+    def __init__(self, target: rayka.ActorRef, probe: rayka.ActorRef) -> None:
+        self.target, self.probe = target, probe
+
+    def on_start(self) -> None:
+        self.context.watch_with(self.target, ("lost", "worker-1"))
+
+    def receive(self, message: Any) -> Any:
+        self.probe.tell(message)
+
+
+def test_watch_with_delivers_the_given_message_instead_of_terminated(system: rayka.ActorSystem) -> None:
+    probe = TestProbe(system)
+    target = system.spawn(Probe)
+    system.spawn(CustomWatcher, target, probe.ref)
+    target.stop()
+
+    assert probe.expect(timeout=5) == ("lost", "worker-1")
+    probe.expect_no_message(0.2)
+
+
+class PriorityParent(rayka.Actor):
+    mailbox = Priority(key=lambda message: message[0])  # a key that cannot take a signal
+
+    def __init__(self, probe: rayka.ActorRef) -> None:
+        self.probe = probe
+
+    def on_start(self) -> None:
+        self.child = self.context.spawn(Probe, name="child")
+        self.context.watch(self.child)
+
+    def receive(self, message: Any) -> Any:
+        if message == ("stop-child",):
+            self.context.stop(self.child)
+        else:
+            self.probe.tell(message)
+
+
+def test_a_priority_mailbox_never_passes_a_signal_to_the_users_key(system: rayka.ActorSystem) -> None:
+    probe = TestProbe(system)
+    parent = system.spawn(PriorityParent, probe.ref)
+    parent.tell(("stop-child",))
+
+    signal = probe.expect(rayka.Terminated, timeout=5)
+    assert signal.ref.name == "child"
+    parent.tell((1, "still alive"))
+    assert probe.expect(timeout=5) == (1, "still alive")
+
+
+@pytest.mark.parametrize("overflow", ["fail", "backpressure"])
+def test_refused_messages_are_counted_as_dropped(system: rayka.ActorSystem, overflow: str) -> None:
+    started, release = threading.Event(), threading.Event()
+
+    class Slow(rayka.Actor):
+        def receive(self, message: Any) -> Any:
+            if message == "hold":
+                started.set()
+                release.wait(10)
+
+    ref = system.spawn(Slow, mailbox=Bounded(2, overflow=overflow))
+    ref.tell("hold")
+    assert started.wait(5)
+    ref.tell(1)
+    ref.tell(2)
+    for _ in range(3):
+        with pytest.raises(rayka.MailboxFull):
+            ref.tell(3)
+    release.set()
+
+    assert ref.statistics().dropped == 3
