@@ -46,7 +46,12 @@ class ActorRef(Generic[M]):
 
         Args:
             timeout: seconds until the reply fails with ``AskTimeout``; ``None`` waits forever.
+
+        Raises:
+            TypeError: ``timeout`` is not a number of seconds (or ``None``).
         """
+        if timeout is not None and (type(timeout) is not float and type(timeout) is not int):
+            _check_timeout(self, timeout)
         return self._cell.ask(message, timeout)
 
     def send(self, message: M, sender: ActorRef | None = None) -> Reply[None]:
@@ -107,3 +112,15 @@ class ActorRef(Generic[M]):
 
     def _repr_html_(self) -> str:
         return self._cell.system._html_for(self)
+
+
+def _check_timeout(ref: ActorRef, timeout: Any) -> None:
+    """Accept other real numbers (a numpy float, a Fraction); refuse the rest with a clear error."""
+    import numbers
+
+    if isinstance(timeout, numbers.Real) and not isinstance(timeout, bool):
+        return
+    raise TypeError(
+        f"ask to {ref.path}: timeout must be a number of seconds (int or float) or None, "
+        f"not {type(timeout).__name__} {timeout!r}"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import weakref
@@ -16,6 +17,7 @@ T = TypeVar("T")
 _PENDING, _VALUE, _ERROR = 0, 1, 2
 _resolve_lock = threading.Lock()
 _monotonic = time.monotonic
+_log = logging.getLogger("rayka")
 
 
 class Reply(Generic[T]):
@@ -59,7 +61,7 @@ class Reply(Generic[T]):
         if callbacks:
             self._callbacks = None
             for callback in callbacks:
-                callback(self)
+                self._call(callback)
         return True
 
     def set_result(self, value: T) -> bool:
@@ -150,7 +152,15 @@ class Reply(Generic[T]):
                         self._callbacks = []
                     self._callbacks.append(callback)
                     return
-        callback(self)
+        self._call(callback)
+
+    def _call(self, callback: Callable[[Reply[T]], None]) -> None:
+        """Run a user's callback: its error is logged (as ``concurrent.futures`` does), never raised into
+        the thread that resolved the reply, which may be an actor's loop."""
+        try:
+            callback(self)
+        except Exception as error:  # noqa: BLE001
+            _log.error("rayka: %s: done callback %r raised %r", self._what, callback, error, exc_info=error)
 
     def __await__(self):  # type: ignore[no-untyped-def]
         if not self._state:

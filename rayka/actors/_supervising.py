@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import traceback
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +21,17 @@ if TYPE_CHECKING:
 __all__ = ["Supervising"]
 
 log = logging.getLogger("rayka")
+
+
+_RUNTIME = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def compact_traceback(error: BaseException) -> str:
+    """The traceback of ``error`` without rayka's own frames (the message loop), indented under the summary."""
+    trace = traceback.TracebackException.from_exception(error)
+    frames = [frame for frame in trace.stack if not frame.filename.startswith(_RUNTIME)]
+    trace.stack = traceback.StackSummary.from_list(frames)
+    return "".join("  " + line for line in "".join(trace.format()).rstrip().splitlines(keepends=True))
 
 
 class _Record:
@@ -62,9 +75,8 @@ class Supervising:
             directive, error = Directive.ESCALATE, decider_error
         if directive is Directive.RESTART and child.restart_type is Restart.TEMPORARY:
             directive = Directive.STOP
-        log.warning("rayka: %s failed with %r; supervisor %s decided %s", child.path, error, self.path,
-                    directive.value)
-        log.debug("rayka: failure of %s", child.path, exc_info=error)
+        log.warning("rayka: %s failed with %r; supervisor %s decided %s\n%s", child.path, error, self.path,
+                    directive.value, compact_traceback(error))
         if directive is Directive.RESUME:
             child.post_system(RESUME)
         elif directive is Directive.STOP:

@@ -158,3 +158,65 @@ def test_refused_messages_are_counted_as_dropped(system: rayka.ActorSystem, over
     release.set()
 
     assert ref.statistics().dropped == 3
+
+
+def test_a_done_callback_that_raises_is_logged_and_the_actor_goes_on(
+        system: rayka.ActorSystem, caplog: pytest.LogCaptureFixture) -> None:
+    class Echo(rayka.Actor):
+        def receive(self, message: Any) -> Any:
+            return message
+
+    echo = system.spawn(Echo)
+
+    def broken(_: Any) -> None:
+        raise ZeroDivisionError("a user's callback")
+
+    pending = system.spawn(_Deferring, name="deferring").ask("hold", timeout=5)  # resolved later, on the actor's loop
+    pending.add_done_callback(broken)
+    with caplog.at_level("ERROR", logger="rayka"):
+        system.lookup("/user/deferring").tell("release")
+        assert pending.result(timeout=5) == "released"
+        assert echo.ask("second", timeout=5).result(timeout=5) == "second"  # the loop is not wedged
+    assert "done callback" in caplog.text and "ZeroDivisionError" in caplog.text
+
+
+class _Deferring(rayka.Actor):
+    """Holds the reply of ``"hold"`` and answers it when told ``"release"``, on its own loop."""
+
+    def __init__(self) -> None:
+        self.held: Any = None
+
+    def receive(self, message: Any) -> Any:
+        if message == "hold":
+            self.held = self.context.defer_reply()
+        elif message == "release":
+            self.held.set_result("released")
+
+
+def test_a_failure_is_logged_with_the_handlers_traceback_at_the_failures_level(
+        system: rayka.ActorSystem, caplog: pytest.LogCaptureFixture) -> None:
+    class Faulty(rayka.Actor):
+        def receive(self, message: Any) -> Any:
+            return self.divide(message)
+
+        def divide(self, n: int) -> float:
+            return 1 / n
+
+    faulty = system.spawn(Faulty)
+    with caplog.at_level("WARNING", logger="rayka"):
+        with pytest.raises(ZeroDivisionError):
+            faulty.ask(0, timeout=5).result()
+        assert faulty.ask(2, timeout=5).result() == 0.5  # restarted
+    records = [r for r in caplog.records if "failed with ZeroDivisionError" in r.getMessage()]
+    assert len(records) == 1 and records[0].levelname == "WARNING"  # once, at the failure's level
+    text = records[0].getMessage()
+    assert text.splitlines()[0].endswith("decided restart")  # the one-line summary stays first
+    assert "Traceback" in text and "in divide" in text and "return 1 / n" in text
+    assert "_cell.py" not in text  # compact: the message loop's own frames are left out
+
+
+@pytest.mark.parametrize("timeout", ["5", True, [1]])
+def test_an_ask_timeout_that_is_not_a_number_says_what_is_expected(system: rayka.ActorSystem, timeout: Any) -> None:
+    ref = system.spawn(Probe, name="target")
+    with pytest.raises(TypeError, match=r"ask to /user/target: timeout must be a number of seconds .* or None"):
+        ref.ask("ping", timeout=timeout)
