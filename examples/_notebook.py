@@ -55,7 +55,7 @@ def get_or_spawn(system: rayka.ActorSystem, cls: type, *args: Any, name: str, re
 
 def _label(cell: Any) -> str:
     record = getattr(cell, "_record", None)
-    restarts = len(record.times) if record is not None else 0
+    restarts = record.total if record is not None else 0
     queued = len(cell.mailbox) if hasattr(cell, "mailbox") else "?"
     instance = getattr(cell, "instance", None)
     kind = type(instance).__name__ if instance is not None else "remote"
@@ -73,7 +73,7 @@ def _tree_lines(cell: Any, prefix: str, lines: list[str]) -> list[str]:
 
 
 def tree_text(system: rayka.ActorSystem) -> str:
-    """The supervision tree under ``/user`` as text: name, class, state, queued messages, recent restarts."""
+    """The supervision tree under ``/user`` as text: name, class, state, queued messages, restarts."""
     return "\n".join(_tree_lines(system._user, "", [f"/user of system {system.name!r}"]))
 
 

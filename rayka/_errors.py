@@ -10,6 +10,8 @@ Every error rayka raises on its own account derives from :class:`RaykaError`::
     ├── InvalidActorName        a name that is taken or malformed (also a ValueError)
     ├── SystemClosed            the actor system was shut down (you closed it)
     ├── ActorFailed             an actor's failure escalated past its supervisor
+    ├── ChildError              a Supervisor's child administration refused (OTP's errors)
+    ├── RestartLimitExceeded    a Supervisor's children restarted too often: it gave up
     ├── SerializationError      a message that cannot travel to another node
     ├── ClassNotImportable      an actor class the node runtimes cannot import
     ├── TransportError          a node or the link to it broke under you
@@ -26,11 +28,13 @@ __all__ = [
     "ActorNotFound",
     "ActorStopped",
     "AskTimeout",
+    "ChildError",
     "ClassNotImportable",
     "InvalidActorName",
     "JournalError",
     "MailboxFull",
     "RaykaError",
+    "RestartLimitExceeded",
     "SerializationError",
     "SystemClosed",
     "TransportError",
@@ -67,6 +71,32 @@ class SystemClosed(RaykaError):
 
 class ActorFailed(RaykaError):
     """An actor's failure was escalated past the root of its supervision tree."""
+
+
+class ChildError(RaykaError):
+    """A :class:`~rayka.Supervisor` refused a child administration request, for an OTP reason.
+
+    Attributes:
+        reason: ``"already_started"``, ``"already_present"``, ``"running"``,
+            ``"restarting"`` or ``"not_found"``.
+        name: the child's name.
+        ref: the running child, for ``"already_started"``.
+    """
+
+    def __init__(self, message: str, reason: str, name: str, ref: object = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.name = name
+        self.ref = ref
+
+
+class RestartLimitExceeded(RaykaError):
+    """A :class:`~rayka.Supervisor`'s children needed more restarts than its intensity allows in its period.
+
+    The supervisor stopped its children (in reverse start order) and failed
+    with this error, so its own supervisor decides (OTP's escalation). The
+    failure that went over the limit is the ``__cause__``.
+    """
 
 
 class SerializationError(RaykaError):

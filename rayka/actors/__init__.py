@@ -12,7 +12,11 @@ from ._reply import Reply
 from ._ref import DEFAULT_ASK_TIMEOUT, ActorRef
 from ._signals import ChildFailed, DeadLetter, Signal, Terminated
 from ._supervision import DEFAULT_STRATEGY, AllForOne, Backoff, Directive, OneForOne, Restart, RestForOne, Strategy
-from ._supervisor import ChildSpec, Supervisor
+from ._childspec import (
+    ChildCount, ChildInfo, ChildSpec, CountChildren, DeleteChild, GetChildSpec, RestartChild, StartChild,
+    TerminateChild, WhichChildren,
+)
+from ._supervisor import Supervisor
 from ._system import ActorSystem
 from ._timers import Clock, LoopClock, Timer
 
@@ -26,19 +30,28 @@ __all__ = [
     "AllForOne",
     "Backoff",
     "ChildFailed",
+    "ChildCount",
+    "ChildInfo",
     "ChildSpec",
     "Clock",
+    "CountChildren",
     "DeadLetter",
     "DeadLetters",
+    "DeleteChild",
     "Directive",
+    "GetChildSpec",
     "LoopClock",
     "OneForOne",
     "Reply",
     "RestForOne",
     "Restart",
+    "RestartChild",
     "Signal",
+    "StartChild",
     "Strategy",
     "Supervisor",
+    "TerminateChild",
     "Terminated",
     "Timer",
+    "WhichChildren",
 ]

@@ -176,6 +176,8 @@ class Lifecycle:
         if self.state == RUNNING:
             self._scheduled = True
             self.dispatcher.schedule(self)
+        else:  # failed or stopping: not scheduled now; whoever resumes or restarts it wakes it
+            self._scheduled = False
 
     def handler_failed(self: ActorCell, error: BaseException, envelope: tuple | None, force: bool = False) -> None:
         if envelope is not None and envelope[2] is not None:
@@ -215,6 +217,16 @@ class Lifecycle:
             self._busy = None
 
     async def _restart_steps(self: ActorCell, error: BaseException) -> None:
+        await self.restart_teardown()
+        await self.restart_build(error)
+
+    async def restart_teardown(self: ActorCell) -> None:
+        """The first half of a restart: the old instance stops (its children, then ``on_stop``).
+
+        The cell stays suspended, its mailbox and ref kept, until :meth:`restart_build`.
+        A :class:`~rayka.Supervisor` runs the halves itself to restart siblings in OTP's order.
+        """
+        self.state = SUSPENDED
         self.cancel_timers()
         await self._settle_busy()
         if self._stash:
@@ -224,6 +236,12 @@ class Lifecycle:
         old = self.instance
         if old is not None:
             await self._run_hook(old.on_stop)
+        self.instance = None  # its on_stop ran: a stop that comes before the build must not run it again
+
+    async def restart_build(self: ActorCell, error: BaseException) -> None:
+        """The second half of a restart: a new instance, ``on_restart(error)``, then it runs again."""
+        if self.state >= STOPPING:
+            return
         try:
             self.create_instance()
         except BaseException as new_error:  # noqa: BLE001
@@ -231,6 +249,9 @@ class Lifecycle:
             self.handler_failed(new_error, None, force=True)
             return
         self._system.count("restarts")
+        from ._supervising import count_restart
+
+        count_restart(self)
         log.info("rayka: %s restarted after %r", self.path, error)
         if not await self._run_hook(self.instance.on_restart, error, fail=True):
             return

@@ -53,8 +53,15 @@ class _Record:
         if max_restarts is not None and len(times) >= max_restarts:
             return False
         times.append(now)
-        self.total += 1
         return True
+
+
+def count_restart(cell: ActorCell) -> None:
+    """One more restart of ``cell`` over its life (what the system's tree shows), whoever decided it."""
+    record = cell._record
+    if record is None:
+        record = cell._record = _Record()
+    record.total += 1
 
 
 class Supervising:
@@ -75,8 +82,14 @@ class Supervising:
             directive, error = Directive.ESCALATE, decider_error
         if directive is Directive.RESTART and child.restart_type is Restart.TEMPORARY:
             directive = Directive.STOP
+        explain = getattr(strategy, "explain", None)  # a Supervisor carries out RESTART itself, OTP's way
+        decided = explain(error, directive) if explain is not None else directive.value
         log.warning("rayka: %s failed with %r; supervisor %s decided %s\n%s", child.path, error, self.path,
-                    directive.value, compact_traceback(error))
+                    decided, compact_traceback(error))
+        takeover = getattr(strategy, "takeover", None)
+        if directive is Directive.RESTART and takeover is not None:
+            takeover(child, error)  # a Supervisor restarts it (and its siblings) in OTP's order itself
+            return
         if directive is Directive.RESUME:
             child.post_system(RESUME)
         elif directive is Directive.STOP:
