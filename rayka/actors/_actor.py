@@ -58,6 +58,16 @@ class Actor:
     def on_stop(self) -> Any:
         """Run once when the actor stops, after its children have stopped."""
 
+    def on_pre_restart(self, error: BaseException) -> Any:
+        """Run on the failing instance before it is replaced (Akka's ``preRestart``).
+
+        By default its children are stopped (in reverse start order) and then
+        :meth:`on_stop` runs. Override it to keep some children across the
+        restart: the ones you do not stop stay, and the new instance finds
+        them in ``self.context.children``. The restart waits for the children
+        you stop. May be ``async``.
+        """
+
     def on_restart(self, error: BaseException) -> Any:
         """Run on the new instance after a restart caused by ``error``; by default calls ``on_start``."""
         return self.on_start()

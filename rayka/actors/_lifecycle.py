@@ -217,10 +217,10 @@ class Lifecycle:
             self._busy = None
 
     async def _restart_steps(self: ActorCell, error: BaseException) -> None:
-        await self.restart_teardown()
+        await self.restart_teardown(error)
         await self.restart_build(error)
 
-    async def restart_teardown(self: ActorCell) -> None:
+    async def restart_teardown(self: ActorCell, error: BaseException | None = None) -> None:
         """The first half of a restart: the old instance stops (its children, then ``on_stop``).
 
         The cell stays suspended, its mailbox and ref kept, until :meth:`restart_build`.
@@ -232,10 +232,14 @@ class Lifecycle:
         if self._stash:
             stash, self._stash = self._stash, None
             self.mailbox.prepend(stash)
-        await self._stop_children()
         old = self.instance
-        if old is not None:
-            await self._run_hook(old.on_stop)
+        if old is not None and self.info.has_on_pre_restart:
+            await self._run_hook(old.on_pre_restart, error)  # it stops the children it wants stopped
+            await self._await_stopping_children()
+        else:
+            await self._stop_children()
+            if old is not None:
+                await self._run_hook(old.on_stop)
         self.instance = None  # its on_stop ran: a stop that comes before the build must not run it again
 
     async def restart_build(self: ActorCell, error: BaseException) -> None:
@@ -336,6 +340,20 @@ class Lifecycle:
                 continue
             waiter = child.termination_future()
             child.request_stop()
+            timeout = self.child_timeout(child)
+            if not await settle(waiter, timeout):
+                log.warning("rayka: %s did not stop within %s s; terminating it", child.path, timeout)
+                child.force_terminate()
+
+    async def _await_stopping_children(self: ActorCell) -> None:
+        """Wait for the children an ``on_pre_restart`` stopped (each within its timeout); the rest stay."""
+        for child in list(self._children.values()) if self._children else ():
+            if child.state == TERMINATED:
+                continue
+            asked = any(op in (STOP, STOP_FAILED) for op, _ in (getattr(child, "_sys", None) or ()))
+            if child.state < STOPPING and not asked:
+                continue  # kept across the restart
+            waiter = child.termination_future()
             timeout = self.child_timeout(child)
             if not await settle(waiter, timeout):
                 log.warning("rayka: %s did not stop within %s s; terminating it", child.path, timeout)

@@ -340,7 +340,7 @@ class Supervisor(Actor):
                 self._forget(n)
                 continue
             self._restarting.add(n)
-            await ref._cell.restart_teardown()
+            await ref._cell.restart_teardown(error)
         group = [n for n in group if n in self._specs]
         cause = error if error is not None else RuntimeError(f"permanent child {name!r} stopped")
         delay = self._backoff(now)

@@ -43,6 +43,7 @@ class ClassInfo:
     mailbox: Mailbox | None
     has_on_start: bool
     has_on_stop: bool
+    has_on_pre_restart: bool
     async_on_stop: bool
     stash_capacity: int | None
     shutdown_timeout: float | None
@@ -396,6 +397,7 @@ class ActorSystem:
             mailbox=cls.mailbox,
             has_on_start=cls.on_start is not Actor.on_start,
             has_on_stop=cls.on_stop is not Actor.on_stop,
+            has_on_pre_restart=cls.on_pre_restart is not Actor.on_pre_restart,
             async_on_stop=inspect.iscoroutinefunction(cls.on_stop),
             stash_capacity=getattr(cls, "stash_capacity", None),
             shutdown_timeout=getattr(cls, "shutdown_timeout", None),

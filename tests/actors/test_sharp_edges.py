@@ -220,3 +220,55 @@ def test_an_ask_timeout_that_is_not_a_number_says_what_is_expected(system: rayka
     ref = system.spawn(Probe, name="target")
     with pytest.raises(TypeError, match=r"ask to /user/target: timeout must be a number of seconds .* or None"):
         ref.ask("ping", timeout=timeout)
+
+
+class Keeper(rayka.Actor):
+    """Has two children; its on_pre_restart keeps "cache" and stops "scratch"."""
+
+    instances = 0
+
+    def __init__(self, probe: rayka.ActorRef) -> None:
+        self.probe = probe
+        type(self).instances += 1
+
+    def on_start(self) -> None:
+        self.context.spawn(Probe, name="cache")
+        self.context.spawn(Probe, name="scratch")
+
+    def on_pre_restart(self, error: BaseException) -> None:
+        self.probe.tell(("pre-restart", type(error).__name__, sorted(c.name for c in self.context.children)))
+        self.context.stop(self.context.child("scratch"))
+
+    def on_restart(self, error: BaseException) -> None:
+        self.probe.tell(("restarted", sorted(c.name for c in self.context.children)))
+        self.context.spawn(Probe, name="scratch")  # the kept child is still there; this one is new
+
+    def receive(self, message: Any) -> Any:
+        if message == "fail":
+            raise KeyError("boom")
+        return sorted(c.name for c in self.context.children)
+
+
+def test_on_pre_restart_runs_on_the_failing_instance_and_may_keep_children(system: rayka.ActorSystem) -> None:
+    probe = TestProbe(system)
+    keeper = system.spawn(Keeper, probe.ref)
+    assert keeper.ask("children", timeout=5).result() == ["cache", "scratch"]
+    cache = system.lookup(keeper.path + "/cache")
+    keeper.tell("fail")
+    assert probe.expect(timeout=5) == ("pre-restart", "KeyError", ["cache", "scratch"])
+    assert probe.expect(timeout=5) == ("restarted", ["cache"])  # scratch stopped and awaited, cache kept
+    assert keeper.ask("children", timeout=5).result() == ["cache", "scratch"]
+    assert system.lookup(keeper.path + "/cache") == cache and cache.ask("ping", timeout=5).result() == "ping"
+
+
+def test_by_default_a_restart_stops_the_children(system: rayka.ActorSystem) -> None:
+    class Plain(Keeper):
+        on_pre_restart = rayka.Actor.on_pre_restart  # the default
+
+        def on_restart(self, error: BaseException) -> None:
+            self.probe.tell(("restarted", sorted(c.name for c in self.context.children)))
+
+    probe = TestProbe(system)
+    plain = system.spawn(Plain, probe.ref)
+    plain.tell("fail")
+    assert probe.expect(timeout=5) == ("restarted", [])
