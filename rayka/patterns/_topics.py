@@ -19,6 +19,14 @@ that dies (death watch, or the node leaving) is dropped with its interests.
 The same code runs in one process, where several ``Topics`` actors can play
 the nodes.
 
+Wildcards, with AMQP topic-exchange semantics (RabbitMQ tutorial 5): topics
+are dot-separated words, and a subscription may use ``*`` for exactly one
+word and ``#`` for zero or more: ``Subscribe("*.orange.*", ref)``,
+``"lazy.#"``, ``"#"``. A publish reaches every subscriber whose topic or
+pattern matches it, once even if several of its patterns match. Interest
+between nodes is by pattern too, so a relay still goes once to each node
+with a matching subscriber.
+
 Example:
     >>> import rayka
     >>> from rayka.patterns import Topics, Subscribe, Publish
@@ -41,13 +49,15 @@ from typing import Any, Callable
 
 from ..actors import Actor, ActorRef, Terminated
 from ._reply import refuse, tell_function
+from ._topic_match import is_pattern, matches
 
 __all__ = ["AddPeer", "GetSubscribers", "Publish", "Subscribe", "Topics", "Unsubscribe"]
 
 
 @dataclass(frozen=True, slots=True)
 class Subscribe:
-    """Subscribe ``ref`` to ``topic``; an ask answers the topic's number of local subscribers."""
+    """Subscribe ``ref`` to ``topic`` (or a pattern with ``*`` and ``#`` words); an ask answers its number of
+    local subscribers."""
 
     topic: str
     ref: ActorRef
@@ -110,6 +120,13 @@ class _Relay:
     sender: ActorRef | None
 
 
+_FANOUT_CACHE = 10_000  # cached fan-outs (publishes to more distinct topics are recomputed)
+
+
+def _any_match(topics: set[str], topic: str) -> bool:
+    return any(matches(pattern, topic) for pattern in topics if is_pattern(pattern))
+
+
 class Topics(Actor):
     """A topic registry and fan-out for the subscribers of one node.
 
@@ -118,8 +135,9 @@ class Topics(Actor):
     """
 
     def __init__(self, peers: tuple[ActorRef, ...] = ()) -> None:
-        self.subscribers: dict[str, dict[ActorRef, None]] = {}
-        self.fanout: dict[str, tuple[Callable[[Any, Any], None], ...]] = {}  # cached tell functions
+        self.subscribers: dict[str, dict[ActorRef, None]] = {}  # by topic or pattern
+        self.patterns: set[str] = set()  # the subscribed topics that have * or # words
+        self.fanout: dict[str, tuple[Callable[[Any, Any], None], ...]] = {}  # cached tell functions per topic
         self.topics_of: dict[ActorRef, set[str]] = {}
         self.initial_peers = tuple(peers)
         self.peers: dict[ActorRef, set[str]] = {}  # peer -> topics it has subscribers for
@@ -159,18 +177,28 @@ class Topics(Actor):
     def publish(self, topic: str, message: Any, sender: ActorRef | None, relay: bool) -> int:
         tells = self.fanout.get(topic)
         if tells is None:
-            subscribers = self.subscribers.get(topic)
-            tells = self.fanout[topic] = tuple(map(tell_function, subscribers)) if subscribers else ()
+            tells = self._tells_for(topic)
         for tell in tells:
             tell(message, sender)
         if relay and self.peers:
             forwarded = None
             for peer, topics in self.peers.items():
-                if topic in topics:
+                if topic in topics or (topics and _any_match(topics, topic)):
                     if forwarded is None:
                         forwarded = _Relay(topic, message, sender)
                     peer.tell(forwarded)
         return len(tells)
+
+    def _tells_for(self, topic: str) -> tuple[Callable[[Any, Any], None], ...]:
+        """The subscribers of ``topic`` and of every pattern matching it, each once; cached."""
+        subscribers = dict(self.subscribers.get(topic, ()))
+        for pattern in self.patterns:
+            if pattern != topic and matches(pattern, topic):
+                subscribers.update(self.subscribers[pattern])
+        if len(self.fanout) >= _FANOUT_CACHE:
+            self.fanout.clear()
+        tells = self.fanout[topic] = tuple(map(tell_function, subscribers))
+        return tells
 
     def subscribe(self, topic: str, ref: ActorRef) -> int | None:
         if not isinstance(topic, str) or not isinstance(ref, ActorRef):
@@ -183,8 +211,10 @@ class Topics(Actor):
                 self.context.watch(ref)
             self.topics_of[ref].add(topic)
             subscribers[ref] = None
-            self.fanout.pop(topic, None)
+            self._changed(topic)
             if len(subscribers) == 1:
+                if is_pattern(topic):
+                    self.patterns.add(topic)
                 self.tell_peers(topic, True)
         return len(subscribers)
 
@@ -204,10 +234,18 @@ class Topics(Actor):
     def drop(self, topic: str, ref: ActorRef) -> None:
         subscribers = self.subscribers.get(topic)
         if subscribers is not None and subscribers.pop(ref, 0) is None:
-            self.fanout.pop(topic, None)
+            self._changed(topic)
             if not subscribers:
                 del self.subscribers[topic]
+                self.patterns.discard(topic)
                 self.tell_peers(topic, False)
+
+    def _changed(self, topic: str) -> None:
+        """Forget the cached fan-outs that ``topic``'s subscribers are part of."""
+        if is_pattern(topic):
+            self.fanout.clear()  # it may match any topic
+        else:
+            self.fanout.pop(topic, None)
 
     def terminated(self, ref: ActorRef) -> None:
         if ref in self.peers:
