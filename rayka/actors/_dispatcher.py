@@ -28,7 +28,7 @@ log = logging.getLogger("rayka")
 class Dispatcher:
     """Runs ready actors on one event loop; ``schedule`` is safe from any thread."""
 
-    __slots__ = ("loop", "thread_id", "ready", "_armed", "turns_per_slice", "current")
+    __slots__ = ("loop", "thread_id", "ready", "_armed", "turns_per_slice", "current", "turns")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, thread_id: int, turns_per_slice: int = 256) -> None:
         self.loop = loop
@@ -36,7 +36,8 @@ class Dispatcher:
         self.ready: deque[ActorCell] = deque()
         self._armed = False
         self.turns_per_slice = turns_per_slice
-        self.current: ActorCell | None = None  # the actor whose turn it is, for backpressure
+        self.current: ActorCell | None = None  # the actor whose turn it is, for backpressure and the watchdog
+        self.turns = 0  # drains so far: the watchdog tells one long turn from many short ones
 
     def schedule(self, cell: ActorCell) -> None:
         """Put ``cell`` on the ready queue and make sure a drain is coming."""
@@ -58,11 +59,13 @@ class Dispatcher:
         ready = self.ready
         popleft = ready.popleft
         turns = self.turns_per_slice
+        self.turns += 1
         try:
             while ready and turns:
                 turns -= 1
                 cell = self.current = popleft()
                 cell.run()
+                self.turns += 1
         except BaseException as bug:  # noqa: BLE001 - a runtime bug must not stop every actor
             log.critical("rayka: the dispatcher hit a bug running %s: %r", getattr(cell, "path", cell), bug,
                          exc_info=bug)

@@ -157,7 +157,11 @@ class Lifecycle:
 
     def start_async(self: ActorCell, awaitable: Any, envelope: tuple | None) -> None:
         loop = self.dispatcher.loop
-        future = loop.create_task(awaitable) if inspect.iscoroutine(awaitable) else asyncio.ensure_future(awaitable)
+        if inspect.iscoroutine(awaitable):
+            future: Any = loop.create_task(awaitable)
+            future.rayka_cell = self  # which actor a step of this task belongs to (the loop watchdog reads it)
+        else:
+            future = asyncio.ensure_future(awaitable)
         self._busy = future
         future.add_done_callback(functools.partial(self.async_done, envelope))
 

@@ -21,6 +21,7 @@ from ._backend import Backend, BackendFactory, Embedded
 from ._cell import ActorCell
 from ._deadletters import DeadLetters
 from ._dispatcher import Dispatcher
+from ._watchdog import LoopWatchdog
 from ._ref import ActorRef
 from ._signals import ChildFailed
 from ._supervision import DEFAULT_STRATEGY, Directive, OneForOne, Restart, Strategy
@@ -80,6 +81,10 @@ class ActorSystem:
         shutdown_timeout: seconds each actor's stop (children, ``on_stop``) may take.
         clock: the clock for timers and backoff (``rayka.testing.ManualClock`` in tests).
         guardian_strategy: how top-level actors are supervised.
+        loop_watchdog: seconds one actor may hold the event loop before a
+            warning names it, its message and the fixes (``None`` or ``0``
+            turns the watchdog off). A daemon thread pings the loop; nothing
+            runs on the message path.
 
     Example:
         >>> import rayka
@@ -100,13 +105,15 @@ class ActorSystem:
     def __init__(self, name: str = "rayka", *, cluster: BackendFactory | None = None, throughput: int = _DEFAULT_THROUGHPUT,
                  shutdown_timeout: float = 5.0, clock: Clock | None = None,
                  guardian_strategy: Strategy = DEFAULT_STRATEGY, blocking_workers: int | None = None,
-                 loop: asyncio.AbstractEventLoop | None = None) -> None:
+                 loop: asyncio.AbstractEventLoop | None = None, loop_watchdog: float | None = 1.0) -> None:
         if not isinstance(name, str) or not name or "/" in name:
             raise ValueError(f"system name must be a non-empty string without '/', got {name!r}")
         if not isinstance(throughput, int) or throughput < 1:
             raise ValueError(f"throughput must be a positive int, got {throughput!r}")
         if shutdown_timeout is not None and shutdown_timeout < 0:
             raise ValueError(f"shutdown_timeout must be >= 0 seconds, got {shutdown_timeout!r}")
+        if loop_watchdog is not None and not (isinstance(loop_watchdog, (int, float)) and loop_watchdog >= 0):
+            raise ValueError(f"loop_watchdog must be seconds >= 0 or None, got {loop_watchdog!r}")
         self.name = name
         self.uid = uuid.uuid4().hex[:12]
         self.throughput = throughput
@@ -145,6 +152,7 @@ class ActorSystem:
         self._user = self._root_spawn(_UserGuardian, "user", guardian_strategy)
         self._system_guardian = self._root_spawn(_UserGuardian, "system", DEFAULT_STRATEGY)
         self._topics: ActorRef | None = None
+        self.watchdog = LoopWatchdog(self, float(loop_watchdog)) if loop_watchdog else None
         self._backend: Backend = Embedded(self) if cluster is None else cluster.start(self)
 
     def _run_loop(self, started: threading.Event) -> None:
@@ -309,6 +317,8 @@ class ActorSystem:
             if self.closed:
                 return self._terminated.is_set()
             self.closed = True
+        if self.watchdog is not None:
+            self.watchdog.stop()
         self._backend.shutdown()
         self._root.request_stop()
         if threading.get_ident() == self._loop_thread:  # from inside an actor: finish once the tree is down
@@ -338,6 +348,8 @@ class ActorSystem:
             if self.closed and self._terminated.is_set():
                 return True
             self.closed = True
+        if self.watchdog is not None:
+            self.watchdog.stop()
         self._root.request_stop()
         limit = timeout if timeout is not None else 2 * (self.shutdown_timeout or 0) + 1.0
         try:

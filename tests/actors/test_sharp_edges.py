@@ -272,3 +272,47 @@ def test_by_default_a_restart_stops_the_children(system: rayka.ActorSystem) -> N
     plain = system.spawn(Plain, probe.ref)
     plain.tell("fail")
     assert probe.expect(timeout=5) == ("restarted", [])
+
+
+class Sleeper(rayka.Actor):
+    def receive(self, message: Any) -> Any:
+        import time
+
+        time.sleep(message)  # blocks the event loop: what the watchdog is for
+        return message
+
+
+class AsyncSleeper(rayka.Actor):
+    async def receive(self, message: Any) -> Any:
+        import time
+
+        await asyncio.sleep(0)
+        time.sleep(message)  # blocks between awaits
+        return message
+
+
+@pytest.mark.parametrize("cls", [Sleeper, AsyncSleeper])
+def test_the_loop_watchdog_names_the_actor_that_holds_the_loop(cls: type, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="rayka"), \
+            rayka.ActorSystem("blocked", loop_watchdog=0.2) as system:
+        sleeper = system.spawn(cls, name="sleeper")
+        assert sleeper.ask(0.8, timeout=5).result() == 0.8
+        watchdog = system.watchdog
+        assert watchdog is not None and watchdog.episode_over.wait(5)  # the loop came back: the total is out
+        assert watchdog.reported >= 1
+    text = caplog.text
+    assert "/user/sleeper has held the event loop for" in text and "handling a float message" in text
+    assert "blocking = True" in text and "async def receive" in text
+    assert "/user/sleeper held the event loop for" in text and "in all" in text
+
+
+def test_the_loop_watchdog_is_quiet_for_short_handlers_and_can_be_turned_off(
+        caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="rayka"), rayka.ActorSystem("quiet", loop_watchdog=0.2) as system:
+        sleeper = system.spawn(Sleeper)
+        for _ in range(20):
+            sleeper.ask(0.01, timeout=5).result()
+        assert system.watchdog is not None and system.watchdog.reported == 0
+    with rayka.ActorSystem("off", loop_watchdog=None) as system:
+        assert system.watchdog is None
+    assert "event loop" not in caplog.text
