@@ -48,7 +48,7 @@ class Lifecycle:
     def spawn_child(self: ActorCell, cls: Any, args: tuple, kwargs: dict, name: str | None,
                     mailbox: Any, restart: Any, uid: int | None = None) -> ActorRef:
         system = self._system
-        info = system.class_info(cls)
+        info = system._class_info(cls)
         check_name(name, cls, self.path)
         with system.lock:
             if system.closed:
@@ -68,7 +68,7 @@ class Lifecycle:
                     f"an actor named {name!r} already exists under {self.path}; pick another name, "
                     f"or reach the existing one with lookup({(self.path.rstrip('/') + '/' + name)!r})"
                 )
-            cell = system.make_cell(self, name, info, args, kwargs, mailbox, restart, uid)
+            cell = system._make_cell(self, name, info, args, kwargs, mailbox, restart, uid)
             children[name] = cell
             system.started += 1
         try:

@@ -146,8 +146,8 @@ class ActorSystem:
         self.clock = clock if clock is not None else LoopClock()
         self.clock.attach(self._loop, self._loop_thread)
         self._terminated = threading.Event()
-        root_info = self.class_info(_RootGuardian)
-        self._root = ActorCell(self, None, "", self.next_uid(), root_info, (), None, UnboundedQueue(), None)
+        root_info = self._class_info(_RootGuardian)
+        self._root = ActorCell(self, None, "", self._next_uid(), root_info, (), None, UnboundedQueue(), None)
         self._root.create_instance()
         self._user = self._root_spawn(_UserGuardian, "user", guardian_strategy)
         self._system_guardian = self._root_spawn(_UserGuardian, "system", DEFAULT_STRATEGY)
@@ -382,7 +382,7 @@ class ActorSystem:
         return ref_html(ref)
 
     # -- runtime internals (used by cells) -----------------------------------
-    def class_info(self, cls: Any) -> ClassInfo:
+    def _class_info(self, cls: Any) -> ClassInfo:
         info = self._class_infos.get(cls)
         if info is not None:
             return info
@@ -419,16 +419,16 @@ class ActorSystem:
         self._class_infos[cls] = info
         return info
 
-    def make_cell(self, parent: Any, name: str, info: ClassInfo, args: tuple, kwargs: dict | None,
+    def _make_cell(self, parent: Any, name: str, info: ClassInfo, args: tuple, kwargs: dict | None,
                   mailbox: Mailbox | None, restart: Any, uid: int | None = None) -> ActorCell:
         """A new, not yet started cell for a child of ``parent``."""
         spec = mailbox if mailbox is not None else info.mailbox
         queue = spec.create() if spec is not None else UnboundedQueue()
         restart_type = Restart(restart) if restart is not None else Restart.TRANSIENT
-        return ActorCell(self, parent, name, uid if uid is not None else self.next_uid(), info, args, kwargs or None,
+        return ActorCell(self, parent, name, uid if uid is not None else self._next_uid(), info, args, kwargs or None,
                          queue, restart_type)
 
-    def next_uid(self) -> int:
+    def _next_uid(self) -> int:
         return next(self._uids)
 
     def auto_name(self) -> str:

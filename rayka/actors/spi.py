@@ -19,7 +19,7 @@ from ._reply import _ERROR, _VALUE, Reply
 from ._signals import ChildFailed, DeadLetter, Terminated
 
 __all__ = [
-    "stop_failed",
+    "class_info", "make_cell", "stop_failed",
     "ActorCell", "CellState", "ChildFailed", "DeadLetter", "Op", "Reply", "Terminated", "add_child", "cell_of",
     "check_name", "is_local_cell", "loop_of", "pause_current_actor", "reply_outcome", "resume_actor", "set_assist",
     "spawn_top_level", "tree_of",
@@ -63,6 +63,17 @@ def spawn_top_level(system: Any, cls: Any, args: tuple, kwargs: dict, name: str 
                     restart: Any, uid: int | None = None) -> Any:
     """Start an actor under ``/user`` in this process (``uid`` given by a peer that placed it here)."""
     return system._user.spawn_child(cls, args, kwargs, name, mailbox, restart, uid=uid)
+
+
+def class_info(system: Any, cls: type) -> Any:
+    """What the runtime knows of an actor class (checks that it is one: a clear ``TypeError`` if not)."""
+    return system._class_info(cls)
+
+
+def make_cell(system: Any, parent: Any, name: str, info: Any, args: tuple, kwargs: dict | None, mailbox: Any,
+              restart: Any, uid: int | None) -> Any:
+    """A new cell under ``parent`` (the caller registers it as a child and starts it)."""
+    return system._make_cell(parent, name, info, args, kwargs, mailbox, restart, uid)
 
 
 def stop_failed(ref: Any, error: BaseException) -> None:

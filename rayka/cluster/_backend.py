@@ -21,6 +21,7 @@ import cloudpickle
 
 from .._errors import ClassNotImportable, InvalidActorName, TransportError
 from ..actors import Restart
+from ..actors import spi
 from ..actors.spi import check_name, loop_of, spawn_top_level
 from ._member import Member, class_name, dump_spawn, new_uid
 from ._registry import Registry
@@ -194,7 +195,7 @@ class ClusterRuntime(Member):
     def spawn(self, cls: Any, args: tuple, kwargs: dict, *, name: Any, mailbox: Any, restart: Any, node: Any) -> Any:
         """A top-level actor on a node runtime (``node="driver"``: in this process, e.g. a test probe)."""
         system = self.system
-        system.class_info(cls)  # the clear TypeError for non-actors, here rather than on the node
+        spi.class_info(system, cls)  # the clear TypeError for non-actors, here rather than on the node
         check_name(name, cls, "/user")
         restart_type = Restart(restart) if restart is not None else Restart.TRANSIENT
         uid = new_uid()

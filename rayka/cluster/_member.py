@@ -20,6 +20,7 @@ import cloudpickle
 
 from .._errors import ClassNotImportable, RaykaError
 from ..actors import ActorRef, Restart
+from ..actors import spi
 from ..actors.spi import CellState, add_child, cell_of, check_name, is_local_cell, loop_of, spawn_top_level
 from ._kinds import Kind
 from ._remote import rebuild_ref
@@ -120,7 +121,7 @@ class Member:
         if target == self.node_id:
             return parent.spawn_child(cls, args, kwargs, name, mailbox, restart)
         system = self.system
-        system.class_info(cls)
+        spi.class_info(system, cls)
         check_name(name, cls, parent.path)
         restart_type = Restart(restart) if restart is not None else Restart.TRANSIENT
         if name is None:
@@ -178,7 +179,7 @@ class Member:
         parent = RemoteParent(self.transport, origin, parent_path, parent_uid)
         system = self.system
         try:
-            cell = system.make_cell(parent, name, system.class_info(cls), args, kwargs, mailbox, restart, uid)
+            cell = spi.make_cell(system, parent, name, spi.class_info(system, cls), args, kwargs, mailbox, restart, uid)
             self.transport.hosted[cell.path] = cell
             cell.start()
         except Exception as error:  # noqa: BLE001 - reported to the parent, whose strategy sees it gone

@@ -17,6 +17,7 @@ import cloudpickle
 
 from .._errors import InvalidActorName, RaykaError
 from ..actors import ActorRef, ActorSystem, DeadLetter, Restart
+from ..actors import spi
 from ..actors.spi import check_name, loop_of, spawn_top_level, tree_of
 from ._kinds import Kind
 from ._member import Member, class_name, dump_spawn, new_uid, not_importable
@@ -66,7 +67,7 @@ class NodeBackend(Member):
               node: Any) -> ActorRef:
         """A top-level actor spawned from inside this node: here by default, or placed like the driver does."""
         system = self.system
-        system.class_info(cls)
+        spi.class_info(system, cls)
         check_name(name, cls, "/user")
         if name is not None and self.lookup(name) is not None:
             raise InvalidActorName(f"an actor named {name!r} already exists in the cluster; pick another name "

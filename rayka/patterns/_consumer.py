@@ -131,6 +131,11 @@ class Consumer(Actor):
     overrides ``on_start`` calls ``super().on_start()``, which registers with
     the queue and watches it: when the queue stops, :meth:`on_queue_stopped`
     runs (it stops the consumer).
+
+    A subclass's own names: anything but ``handle``, ``on_message``,
+    ``on_acked``, ``on_ack_failed``, ``on_queue_stopped``, ``queue``,
+    ``window``, ``seen``, ``delivery``, the class attributes above, and
+    names that start with ``_`` (the machinery's).
     """
 
     window: ClassVar[int] = 256
@@ -139,9 +144,9 @@ class Consumer(Actor):
     relookup_for: ClassVar[float] = 30.0
 
     def __init__(self, queue: ActorRef | str, *, window: int | None = None, seen: SeenIds | None = None) -> None:
-        self.queue_name = queue if isinstance(queue, str) else None
-        self.queue: Any = None if self.queue_name is not None else queue
-        self.lookups = 0
+        self._queue_name = queue if isinstance(queue, str) else None
+        self.queue: Any = None if self._queue_name is not None else queue
+        self._lookups = 0
         if window is not None:
             if not isinstance(window, int) or window < 1:
                 raise ValueError(f"consumer window must be an int >= 1, got {window!r}")
@@ -171,9 +176,9 @@ class Consumer(Actor):
 
     def on_queue_stopped(self) -> None:
         """Called when the queue has stopped: a queue named by name is looked up again, else the consumer stops."""
-        if self.queue_name is not None:
+        if self._queue_name is not None:
             self.queue = None
-            self.relookup()
+            self._relookup()
         else:
             self.context.stop()
 
@@ -182,73 +187,73 @@ class Consumer(Actor):
         if self.repull_every is not None:
             self.context.schedule_repeatedly(self.repull_every, _REPULL)
         if self.queue is None:
-            self.relookup()
+            self._relookup()
         else:
-            self.attach()
+            self._attach()
 
-    def attach(self) -> None:
+    def _attach(self) -> None:
         self.context.watch(self.queue)
-        self.pull()
+        self._pull()
 
-    def relookup(self) -> None:
+    def _relookup(self) -> None:
         """Find the queue by its name; try again shortly while it is not (yet) there."""
         try:
-            found = self.context.system.lookup(self.queue_name)
+            found = self.context.system.lookup(self._queue_name)
         except RaykaError:
             found = None
         if found is not None and found.is_alive:
-            self.queue, self.lookups = found, 0
-            self.attach()
+            self.queue, self._lookups = found, 0
+            self._attach()
             return
-        self.lookups += 1
-        if self.lookups * 0.1 > self.relookup_for:
+        self._lookups += 1
+        if self._lookups * 0.1 > self.relookup_for:
             log.error("rayka: consumer %s found no queue %r for %s s; stopping", self.context.self.path,
-                      self.queue_name, self.relookup_for)
+                      self._queue_name, self.relookup_for)
             self.context.stop()
             return
         self.context.schedule_once(0.1, _RELOOKUP)
 
-    def pull(self) -> None:
+    def _pull(self) -> None:
         """Tell the queue this consumer's window (idempotent: it sets the window, it adds nothing)."""
         if self.queue is not None:
             self.queue.tell(Pull(self.window, self.context.self), self.context.self)
 
     def receive(self, message: Any) -> Any:
         if type(message) is Deliveries:
-            self.consume(message.batch)
+            self._consume(message.batch)
             return None
-        return self.other(message)
+        return self._other(message)
 
-    def other(self, message: Any) -> Any:
+    def _other(self, message: Any) -> Any:
         kind = type(message)
         if kind is _AckOutcome:
             error = message.reply.exception(0)
             if error is None:
                 self.on_acked(message.ids)
             else:
-                self.ack_failed(error)
+                self._ack_failed(error)
             return None
         if kind is AckRejected:
-            self.ack_failed(message.error)
+            self._ack_failed(message.error)
             return None
         if kind is _Repull:
-            self.pull()
+            self._pull()
             return None
         if kind is _Relookup:
             if self.queue is None:
-                self.relookup()
+                self._relookup()
             return None
         if isinstance(message, Terminated) and message.ref == self.queue:
             self.on_queue_stopped()
             return None
         return self.on_message(message)
 
-    def ack_failed(self, error: BaseException) -> None:
+    def _ack_failed(self, error: BaseException) -> None:
         if isinstance(error, AckError) and error.unknown:
-            self.pull()  # ids it never issued: the queue may have restarted and forgotten this consumer
+            self._pull()  # ids it never issued: the queue may have restarted and forgotten this consumer
         self.on_ack_failed(error)
 
-    def consume(self, batch: tuple[Delivery, ...]) -> None:
+    def _consume(self, batch: tuple[Delivery, ...]) -> None:
         done: list[int] = []
         seen = self.seen
         handle = self.handle
@@ -263,15 +268,15 @@ class Consumer(Actor):
                     seen.add(delivery.id)
                 done.append(delivery.id)
         except BaseException:
-            self.give_back(done, batch)
+            self._give_back(done, batch)
             raise
         finally:
             self.delivery = None
-        self.ack(done)
+        self._ack(done)
 
-    def give_back(self, done: list[int], batch: tuple[Delivery, ...]) -> None:
+    def _give_back(self, done: list[int], batch: tuple[Delivery, ...]) -> None:
         """After a failure: ack what was handled, release the failed one and, untried, the rest."""
-        self.ack(done)
+        self._ack(done)
         if len(done) == len(batch) or self.queue is None:
             return
         me = self.context.self
@@ -280,7 +285,7 @@ class Consumer(Actor):
         if rest:
             self.queue.tell(Release(rest, tried=False), me)
 
-    def ack(self, ids: Iterable[int]) -> None:
+    def _ack(self, ids: Iterable[int]) -> None:
         ids = tuple(ids)
         if not ids or self.queue is None:  # the queue died: a recovered one delivers these again
             return
@@ -315,7 +320,7 @@ class AsyncConsumer(Consumer):
 
     async def receive(self, message: Any) -> Any:  # type: ignore[override]
         if type(message) is not Deliveries:
-            return self.other(message)
+            return self._other(message)
         done: list[int] = []
         seen = self.seen
         batch = message.batch
@@ -330,9 +335,9 @@ class AsyncConsumer(Consumer):
                     seen.add(delivery.id)
                 done.append(delivery.id)
         except BaseException:
-            self.give_back(done, batch)
+            self._give_back(done, batch)
             raise
         finally:
             self.delivery = None
-        self.ack(done)
+        self._ack(done)
         return None

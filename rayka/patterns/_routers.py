@@ -119,41 +119,41 @@ class _Router(Actor):
 
     def receive(self, message: Any) -> Any:
         if isinstance(message, (RouterMessage, Signal)):
-            return self.control(message)
+            return self._control(message)
         routees = self.routees
         if not routees:
-            return self.no_routees(message)
+            return self._no_routees(message)
         if self.logic.fan_out:
-            return self.fan_out(message, routees, self.logic.first_reply)
+            return self._fan_out(message, routees, self.logic.first_reply)
         forward(self.context, self.selector.select(message, routees), message)
         return None
 
     # -- control ---------------------------------------------------------------
-    def control(self, message: Any) -> Any:
+    def _control(self, message: Any) -> Any:
         if isinstance(message, Terminated):
-            self.routee_terminated(message.ref)
+            self._routee_terminated(message.ref)
         elif isinstance(message, GetRoutees):
             return self.routees
         elif isinstance(message, ToAll):
             if self.routees:
-                return self.fan_out(message.message, self.routees, False)
-            return self.no_routees(message.message)
+                return self._fan_out(message.message, self.routees, False)
+            return self._no_routees(message.message)
         else:
-            return self.command(message)
+            return self._command(message)
         return None
 
-    def command(self, message: Any) -> Any:
+    def _command(self, message: Any) -> Any:
         return refuse(self.context, message, TypeError(
             f"{type(self).__name__} {self.context.self.path} does not handle {type(message).__name__}"))
 
-    def routee_terminated(self, ref: ActorRef) -> bool:
+    def _routee_terminated(self, ref: ActorRef) -> bool:
         if ref not in self.routees:
             return False
         self.routees = tuple(r for r in self.routees if r != ref)
         return True
 
     # -- delivery --------------------------------------------------------------
-    def no_routees(self, message: Any) -> None:
+    def _no_routees(self, message: Any) -> None:
         context = self.context
         error = NoRoutees(f"router {context.self.path} has no live routees; {type(message).__name__} not delivered")
         reply = take_reply(context)
@@ -161,7 +161,7 @@ class _Router(Actor):
             reply.set_exception(error)
         context.system.dead_letters.publish(DeadLetter(message, context.sender, context.self.path, "no routees"))
 
-    def fan_out(self, message: Any, routees: tuple[ActorRef, ...], first: bool) -> None:
+    def _fan_out(self, message: Any, routees: tuple[ActorRef, ...], first: bool) -> None:
         context = self.context
         sender = context.sender
         reply = take_reply(context)
@@ -242,23 +242,23 @@ class Group(_Router):
 
     def on_start(self) -> None:
         for ref in self.initial:
-            self.add(ref)
+            self._add(ref)
 
-    def add(self, ref: ActorRef) -> None:
+    def _add(self, ref: ActorRef) -> None:
         if ref not in self.routees:
             self.context.watch(ref)
             if ref.is_alive:
                 self.routees = (*self.routees, ref)
 
-    def command(self, message: Any) -> Any:
+    def _command(self, message: Any) -> Any:
         if isinstance(message, AddRoutee):
-            self.add(message.ref)
+            self._add(message.ref)
             return len(self.routees)
         if isinstance(message, RemoveRoutee):
-            if self.routee_terminated(message.ref):
+            if self._routee_terminated(message.ref):
                 self.context.unwatch(message.ref)
             return len(self.routees)
-        return super().command(message)
+        return super()._command(message)
 
 
 class Pool(_Router):
@@ -304,7 +304,7 @@ class Pool(_Router):
         self.retire_timer: Any = None
 
     def on_start(self) -> None:
-        self.grow()
+        self._grow()
 
     def receive(self, message: Any) -> Any:
         resizer = self.resizer
@@ -312,10 +312,10 @@ class Pool(_Router):
             self.routed += 1
             if self.routed >= resizer.messages_per_resize:
                 self.routed = 0
-                self.autoresize(resizer)
+                self._autoresize(resizer)
         return super().receive(message)
 
-    def autoresize(self, resizer: Resizer) -> None:
+    def _autoresize(self, resizer: Resizer) -> None:
         threshold = resizer.pressure_threshold
         known = [n for n in map(mailbox_size, self.routees) if n is not None]  # remote mailboxes are not seen
         if not known:
@@ -326,9 +326,9 @@ class Pool(_Router):
         if size != len(self.routees):
             log.debug("rayka: pool %s resizes from %d to %d routees (%d under pressure)",
                       self.context.self.path, len(self.routees), size, pressured)
-            self.command(Resize(size))
+            self._command(Resize(size))
 
-    def grow(self) -> None:
+    def _grow(self) -> None:
         taken = {ref.name for ref in self.routees} | {ref.name for ref in self.retiring}
         k = 0
         while len(self.routees) < self.size:
@@ -340,23 +340,23 @@ class Pool(_Router):
             self.context.watch(ref)
             self.routees = (*self.routees, ref)
 
-    def command(self, message: Any) -> Any:
+    def _command(self, message: Any) -> Any:
         if isinstance(message, Resize):
             self.size = message.size
             if len(self.routees) < self.size:
-                self.grow()
+                self._grow()
             elif len(self.routees) > self.size:
                 self.retiring.extend(self.routees[self.size:])
                 self.routees = self.routees[: self.size]
-                self.retire()
+                self._retire()
             return self.size
         if isinstance(message, _Retire):
             self.retire_timer = None
-            self.retire()
+            self._retire()
             return None
-        return super().command(message)
+        return super()._command(message)
 
-    def retire(self) -> None:
+    def _retire(self) -> None:
         busy = []
         for ref in self.retiring:
             if ref.is_alive and mailbox_size(ref):
@@ -367,15 +367,15 @@ class Pool(_Router):
         if busy and self.retire_timer is None:
             self.retire_timer = self.context.schedule_once(0.005, _Retire())
 
-    def routee_terminated(self, ref: ActorRef) -> bool:
-        if not super().routee_terminated(ref):
+    def _routee_terminated(self, ref: ActorRef) -> bool:
+        if not super()._routee_terminated(ref):
             return False
         if self.replace and len(self.routees) < self.size:
-            self.count_replacement(ref)
-            self.grow()
+            self._count_replacement(ref)
+            self._grow()
         return True
 
-    def count_replacement(self, ref: ActorRef) -> None:
+    def _count_replacement(self, ref: ActorRef) -> None:
         strategy = self.supervisor_strategy
         if strategy.max_restarts is None:
             return

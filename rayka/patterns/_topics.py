@@ -144,26 +144,26 @@ class Topics(Actor):
 
     def on_start(self) -> None:
         for peer in self.initial_peers:
-            self.add_peer(peer)
+            self._add_peer(peer)
 
     def receive(self, message: Any) -> Any:
         kind = type(message)
         if kind is Publish:
-            return self.publish(message.topic, message.message, self.context.sender, True)
+            return self._publish(message.topic, message.message, self.context.sender, True)
         if kind is _Relay:
-            return self.publish(message.topic, message.message, message.sender, False)
+            return self._publish(message.topic, message.message, message.sender, False)
         if kind is Subscribe:
-            return self.subscribe(message.topic, message.ref)
+            return self._subscribe(message.topic, message.ref)
         if kind is Unsubscribe:
-            return self.unsubscribe(message.topic, message.ref)
+            return self._unsubscribe(message.topic, message.ref)
         if isinstance(message, Terminated):
-            return self.terminated(message.ref)
+            return self._terminated(message.ref)
         if kind is GetSubscribers:
             return tuple(self.subscribers.get(message.topic, ()))
         if kind is AddPeer:
-            return self.add_peer(message.ref)
+            return self._add_peer(message.ref)
         if kind is _Hello:
-            return self.hello(message)
+            return self._hello(message)
         if kind is _Interest:
             topics = self.peers.get(message.peer)
             if topics is not None:
@@ -174,7 +174,7 @@ class Topics(Actor):
             "send Subscribe, Unsubscribe, Publish, GetSubscribers or AddPeer"))
 
     # -- local subscribers -------------------------------------------------------
-    def publish(self, topic: str, message: Any, sender: ActorRef | None, relay: bool) -> int:
+    def _publish(self, topic: str, message: Any, sender: ActorRef | None, relay: bool) -> int:
         tells = self.fanout.get(topic)
         if tells is None:
             tells = self._tells_for(topic)
@@ -200,7 +200,7 @@ class Topics(Actor):
         tells = self.fanout[topic] = tuple(map(tell_function, subscribers))
         return tells
 
-    def subscribe(self, topic: str, ref: ActorRef) -> int | None:
+    def _subscribe(self, topic: str, ref: ActorRef) -> int | None:
         if not isinstance(topic, str) or not isinstance(ref, ActorRef):
             return refuse(self.context, Subscribe(topic, ref), TypeError(
                 f"Subscribe needs a str topic and an ActorRef, got {topic!r} and {ref!r}"))
@@ -215,30 +215,30 @@ class Topics(Actor):
             if len(subscribers) == 1:
                 if is_pattern(topic):
                     self.patterns.add(topic)
-                self.tell_peers(topic, True)
+                self._tell_peers(topic, True)
         return len(subscribers)
 
-    def unsubscribe(self, topic: str | None, ref: ActorRef) -> int:
+    def _unsubscribe(self, topic: str | None, ref: ActorRef) -> int:
         topics = self.topics_of.get(ref)
         if not topics:
             return 0
         names = list(topics) if topic is None else [topic] if topic in topics else []
         for name in names:
-            self.drop(name, ref)
+            self._drop(name, ref)
             topics.discard(name)
         if not topics:
             del self.topics_of[ref]
             self.context.unwatch(ref)
         return len(self.subscribers.get(topic, ())) if topic is not None else 0
 
-    def drop(self, topic: str, ref: ActorRef) -> None:
+    def _drop(self, topic: str, ref: ActorRef) -> None:
         subscribers = self.subscribers.get(topic)
         if subscribers is not None and subscribers.pop(ref, 0) is None:
             self._changed(topic)
             if not subscribers:
                 del self.subscribers[topic]
                 self.patterns.discard(topic)
-                self.tell_peers(topic, False)
+                self._tell_peers(topic, False)
 
     def _changed(self, topic: str) -> None:
         """Forget the cached fan-outs that ``topic``'s subscribers are part of."""
@@ -247,30 +247,30 @@ class Topics(Actor):
         else:
             self.fanout.pop(topic, None)
 
-    def terminated(self, ref: ActorRef) -> None:
+    def _terminated(self, ref: ActorRef) -> None:
         if ref in self.peers:
             del self.peers[ref]
         for topic in self.topics_of.pop(ref, ()):
-            self.drop(topic, ref)
+            self._drop(topic, ref)
 
     # -- peers -------------------------------------------------------------------
-    def tell_peers(self, topic: str, on: bool) -> None:
+    def _tell_peers(self, topic: str, on: bool) -> None:
         if self.peers:
             interest = _Interest(self.context.self, topic, on)
             for peer in self.peers:
                 peer.tell(interest)
 
-    def add_peer(self, ref: ActorRef, answer: bool = True) -> int:
+    def _add_peer(self, ref: ActorRef, answer: bool = True) -> int:
         if ref != self.context.self and ref not in self.peers:
             self.peers[ref] = set()
             self.context.watch(ref)
             ref.tell(_Hello(self.context.self, tuple(self.subscribers), answer))
         return len(self.peers)
 
-    def hello(self, message: _Hello) -> None:
+    def _hello(self, message: _Hello) -> None:
         known = message.peer in self.peers
         if not known:
-            self.add_peer(message.peer, answer=False)
+            self._add_peer(message.peer, answer=False)
         self.peers[message.peer] = set(message.topics)
         if known and message.answer:  # both sides added each other at once: make sure it knows ours
             message.peer.tell(_Hello(self.context.self, tuple(self.subscribers), False))

@@ -182,9 +182,9 @@ class WorkQueue(Actor):
     def on_stop(self) -> None:
         stopped = ActorStopped(f"work queue {self.context.self.path} stopped before it accepted the work")
         while self.waiting:
-            self.refuse_put(*self.waiting.popleft(), stopped, "stopped")
+            self._refuse_put(*self.waiting.popleft(), stopped, "stopped")
         if self.writes is not None:
-            self.flush()  # what was accepted is written (and answered) even though the queue stops
+            self._flush()  # what was accepted is written (and answered) even though the queue stops
         if self.owns_journal and self.log is not None:
             self.log.journal.close()  # commits what was queued, and frees the file for the next incarnation
 
@@ -192,50 +192,50 @@ class WorkQueue(Actor):
     def receive(self, message: Any) -> Any:
         kind = type(message)
         if kind is Ack:
-            return self.on_ack(message.ids)
+            return self._on_ack(message.ids)
         if kind is PutMany:
-            return self.on_put(tuple(message.works), False)
+            return self._on_put(tuple(message.works), False)
         if kind is Put:
-            return self.on_put((message.work,), True)
+            return self._on_put((message.work,), True)
         if kind is Flush:
-            return self.flush()
+            return self._flush()
         if kind is _Stored:
-            return self.on_stored(message)
+            return self._on_stored(message)
         if kind is Pull:
-            return self.on_pull(message)
+            return self._on_pull(message)
         if kind is Release:
             self.ledger.release(_ids(message.ids), message.tried is not False)
-            self.give_up()
-            return self.dispatch()
+            self._give_up()
+            return self._dispatch()
         if kind is _Tick:
-            return self.on_tick()
+            return self._on_tick()
         if isinstance(message, Terminated):
             if self.ledger.unregister(message.ref):
-                self.give_up()
-                self.dispatch()
+                self._give_up()
+                self._dispatch()
             return None
         if kind is GetQueueStatistics:
-            return self.statistics()
+            return self._statistics()
         if kind is Drain:
             reply = take_reply(self.context)
             if reply is not None:
                 self.drains.append(reply)
-                self.check_drained()
+                self._check_drained()
             return None
         if kind is _Broken:
-            self.break_down(message.error)
+            self._break_down(message.error)
             return None
         return refuse(self.context, message, TypeError(
             f"work queue {self.context.self.path} does not handle {type(message).__name__} messages; "
             "send Put, PutMany, Pull, Ack, Release, Drain or GetQueueStatistics"))
 
     # -- producers ---------------------------------------------------------------
-    def on_put(self, works: tuple, single: bool) -> None:
+    def _on_put(self, works: tuple, single: bool) -> None:
         reply = take_reply(self.context)
         path = self.context.self.path
         sender = self.context.sender if reply is None else None
         if len(works) > self.capacity:
-            self.refuse_put(works, reply, single, sender, ValueError(
+            self._refuse_put(works, reply, single, sender, ValueError(
                 f"PutMany of {len(works)} items cannot fit in work queue {path} of capacity "
                 f"{self.capacity}; split it"), "too large")
             return
@@ -243,16 +243,16 @@ class WorkQueue(Actor):
             if reply is None:
                 if self.told_waiting + len(works) > self.capacity:
                     self.refused += 1
-                    self.refuse_put(works, None, single, sender, OverflowError(
+                    self._refuse_put(works, None, single, sender, OverflowError(
                         f"work queue {path} is full and {self.told_waiting} told works already wait; "
                         "ask puts to be held back until there is room, or add consumers"), "queue full")
                     return
                 self.told_waiting += len(works)
             self.waiting.append((works, reply, single, sender))
             return
-        self.accept(works, reply, single)
+        self._accept(works, reply, single)
 
-    def refuse_put(self, works: tuple, reply: Any, single: bool, sender: Any, error: BaseException,
+    def _refuse_put(self, works: tuple, reply: Any, single: bool, sender: Any, error: BaseException,
                    reason: str) -> None:
         """Fail an asked put; a told one goes back to its sender as PutRejected, and to dead letters."""
         if reply is not None:
@@ -266,7 +266,7 @@ class WorkQueue(Actor):
         put = Put(works[0]) if single else PutMany(works)
         self.context.system.dead_letters.publish(DeadLetter(put, sender, me.path, reason))
 
-    def accept(self, works: tuple, reply: Any, single: bool) -> None:
+    def _accept(self, works: tuple, reply: Any, single: bool) -> None:
         first = self.next_id
         n = len(works)
         self.next_id = first + n
@@ -275,7 +275,7 @@ class WorkQueue(Actor):
         if held > self.peak:
             self.peak = held
         if self.log is None:
-            self.store(((first, works),))
+            self._store(((first, works),))
             answer(reply, None, ids)
             return
         self.reserved += n
@@ -283,7 +283,7 @@ class WorkQueue(Actor):
         if self.writes.put(first, works, reply, ids):
             self.context.self.tell(FLUSH)
 
-    def flush(self) -> None:
+    def _flush(self) -> None:
         me, owner = self.context.self, self
 
         def stored(puts: tuple, error: BaseException | None) -> None:  # on the loop, once committed
@@ -291,9 +291,9 @@ class WorkQueue(Actor):
                 me.tell(_Stored(owner, puts, error))
 
         self.writes.flush(stored)
-        self.maybe_snapshot()
+        self._maybe_snapshot()
 
-    def on_stored(self, message: _Stored) -> None:
+    def _on_stored(self, message: _Stored) -> None:
         if message.owner is not self:
             # Written by this queue's previous incarnation: the recovery of this
             # one read the journal and may hold it already; if not, the next does.
@@ -302,27 +302,27 @@ class WorkQueue(Actor):
             self.reserved -= len(works)
             del self.persisting[first]
         if message.error is not None:
-            self.break_down(message.error)
+            self._break_down(message.error)
             return
-        self.store(message.puts)
+        self._store(message.puts)
 
-    def store(self, puts: tuple) -> None:
+    def _store(self, puts: tuple) -> None:
         """Make accepted ``(first, works)`` deliverable."""
         for first, works in puts:
             self.ledger.add(first, works)
             self.accepted += len(works)
-        self.dispatch()
+        self._dispatch()
 
-    def admit(self) -> None:
+    def _admit(self) -> None:
         waiting = self.waiting
         while waiting and len(self.ledger.items) + self.reserved + len(waiting[0][0]) <= self.capacity:
             works, reply, single, _ = waiting.popleft()
             if reply is None:
                 self.told_waiting -= len(works)
-            self.accept(works, reply, single)
+            self._accept(works, reply, single)
 
     # -- consumers ---------------------------------------------------------------
-    def on_pull(self, message: Pull) -> None:
+    def _on_pull(self, message: Pull) -> None:
         ref = message.consumer if message.consumer is not None else self.context.sender
         if ref is None or not isinstance(message.window, int) or message.window < 0:
             refuse(self.context, message, ValueError(
@@ -331,12 +331,12 @@ class WorkQueue(Actor):
             return
         if self.ledger.register(ref, message.window):
             self.context.watch(ref)
-        self.dispatch()
+        self._dispatch()
 
     def _send(self, consumer: ActorRef, batch: tuple) -> None:
         consumer.tell(Deliveries(batch), self.context.self)
 
-    def dispatch(self) -> None:
+    def _dispatch(self) -> None:
         ledger = self.ledger
         if not ledger.has_pending() or not ledger.order:
             return
@@ -348,23 +348,23 @@ class WorkQueue(Actor):
         if self.timer is None and ledger.deadlines:
             self.timer = self.context.schedule_once(max(0.0, ledger.deadlines[0][0] - now), _TICK)
 
-    def on_tick(self) -> None:
+    def _on_tick(self) -> None:
         self.timer = None
         ledger = self.ledger
         ledger.expire(self.context.system.clock.time())
-        self.give_up()
-        self.dispatch()
+        self._give_up()
+        self._dispatch()
         if self.timer is None and ledger.deadlines:
             delay = ledger.deadlines[0][0] - self.context.system.clock.time()
             self.timer = self.context.schedule_once(max(0.0, delay), _TICK)
 
     # -- acknowledgements --------------------------------------------------------
-    def on_ack(self, ids: Any) -> None:
+    def _on_ack(self, ids: Any) -> None:
         ids = _ids(ids)
         done, bad = self.ledger.ack(ids)
         self.acknowledged += done
         reply = take_reply(self.context)
-        error = self.ack_error(bad) if bad else None
+        error = self._ack_error(bad) if bad else None
         if error is not None and reply is None:
             sender = self.context.sender
             if sender is not None:
@@ -380,12 +380,12 @@ class WorkQueue(Actor):
         elif reply is not None:
             answer(reply, error, done)
         if self.waiting:
-            self.admit()
-        self.dispatch()
+            self._admit()
+        self._dispatch()
         if self.drains:
-            self.check_drained()
+            self._check_drained()
 
-    def ack_error(self, bad: list) -> AckError:
+    def _ack_error(self, bad: list) -> AckError:
         self.rejected += len(bad)
         issued = range(1, self.next_id)
         unknown = tuple(i for i in bad if type(i) is not int or i not in issued)
@@ -398,7 +398,7 @@ class WorkQueue(Actor):
         return AckError(f"work queue {self.context.self.path} got an ack for ids {' and '.join(parts)}; "
                         "acknowledge each Delivery once, by its id", unknown, again)
 
-    def give_up(self) -> None:
+    def _give_up(self) -> None:
         """Forget work past ``max_deliveries`` and hand it to the dead letter actor."""
         given_up = self.ledger.take_given_up()
         if not given_up:
@@ -416,12 +416,12 @@ class WorkQueue(Actor):
             else:
                 self.context.system.dead_letters.publish(DeadLetter(given, me, me.path, "delivery limit"))
         if self.waiting:
-            self.admit()
+            self._admit()
         if self.drains:
-            self.check_drained()
+            self._check_drained()
 
     # -- journal -----------------------------------------------------------------
-    def maybe_snapshot(self) -> None:
+    def _maybe_snapshot(self) -> None:
         log_ = self.log
         if log_ is None or not log_.snapshot_due():
             return
@@ -431,7 +431,7 @@ class WorkQueue(Actor):
         me = self.context.self
         log_.snapshot(self.next_id, outstanding, lambda error: me.tell(_Broken(error)))
 
-    def break_down(self, error: BaseException) -> None:
+    def _break_down(self, error: BaseException) -> None:
         """A journal write failed: refuse what waits, then fail, so the supervisor restarts the queue.
 
         The new incarnation recovers from the journal (which reconnects to a
@@ -442,11 +442,11 @@ class WorkQueue(Actor):
         stopped.__cause__ = error
         self.told_waiting = 0
         while self.waiting:
-            self.refuse_put(*self.waiting.popleft(), stopped, "journal failed")
+            self._refuse_put(*self.waiting.popleft(), stopped, "journal failed")
         raise stopped
 
     # -- observing ---------------------------------------------------------------
-    def statistics(self) -> QueueStatistics:
+    def _statistics(self) -> QueueStatistics:
         ledger = self.ledger
         in_flight = ledger.in_flight
         return QueueStatistics(
@@ -456,7 +456,7 @@ class WorkQueue(Actor):
             given_up=self.given_up, refused_puts=self.refused,
         )
 
-    def check_drained(self) -> None:
+    def _check_drained(self) -> None:
         if not self.ledger.items and not self.reserved:
             drains, self.drains = self.drains, []
             for reply in drains:

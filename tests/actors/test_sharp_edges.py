@@ -316,3 +316,30 @@ def test_the_loop_watchdog_is_quiet_for_short_handlers_and_can_be_turned_off(
     with rayka.ActorSystem("off", loop_watchdog=None) as system:
         assert system.watchdog is None
     assert "event loop" not in caplog.text
+
+
+def test_a_consumer_subclass_may_use_plain_names_like_pull_ack_and_consume(system: rayka.ActorSystem) -> None:
+    from rayka.patterns import Consumer, Drain, PutMany, WorkQueue
+
+    handled: list = []
+
+    class Picky(Consumer):
+        window = 4
+
+        def pull(self) -> None:  # the user's own methods: before, these replaced the machinery
+            raise AssertionError("the machinery called the user's pull")
+
+        def ack(self, ids: Any) -> None:
+            raise AssertionError("the machinery called the user's ack")
+
+        def consume(self, batch: Any) -> None:
+            raise AssertionError("the machinery called the user's consume")
+
+        def handle(self, work: Any) -> None:
+            handled.append(work)
+
+    queue = system.spawn(WorkQueue, 100)
+    system.spawn(Picky, queue)
+    queue.ask(PutMany(tuple(range(20))), timeout=5).result()
+    assert queue.ask(Drain(), timeout=10).result() == 20
+    assert handled == list(range(20))
