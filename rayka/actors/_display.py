@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from ._ref import ActorRef
     from ._system import ActorSystem
 
-__all__ = ["ref_html", "system_html", "tree_lines"]
+__all__ = ["ref_html", "system_html", "tree_lines", "tree_text"]
 
 _STATES = ("running", "suspended", "stopping", "terminated")
 
@@ -29,6 +29,32 @@ def tree_lines(cell: Any, depth: int = 0, limit: int = 200) -> list[str]:
             break
         lines.extend(tree_lines(child, depth + 1, limit - len(lines)))
     return lines
+
+
+def tree_text(system: ActorSystem) -> str:
+    """The supervision tree under ``/user`` drawn with box lines: name, class, state, queued, restarts."""
+    lines = [f"/user of system {system.name!r}"]
+    _draw(system._user, "", lines)
+    return "\n".join(lines)
+
+
+def _label(cell: Any) -> str:
+    record = getattr(cell, "_record", None)
+    restarts = record.total if record is not None else 0
+    mailbox = getattr(cell, "mailbox", None)
+    queued = len(mailbox) if mailbox is not None else "?"
+    instance = getattr(cell, "instance", None)
+    kind = type(instance).__name__ if instance is not None else "remote" if mailbox is None else "restarting"
+    label = f"{cell.name} ({kind}) [{_STATES[cell.state]}, {queued} queued"
+    return label + (f", {restarts} restart{'s' if restarts != 1 else ''}]" if restarts else "]")
+
+
+def _draw(cell: Any, prefix: str, lines: list[str]) -> None:
+    children = list(cell._children.values()) if getattr(cell, "_children", None) else []
+    for i, child in enumerate(children):
+        last = i == len(children) - 1
+        lines.append(f"{prefix}{'└── ' if last else '├── '}{_label(child)}")
+        _draw(child, prefix + ("    " if last else "│   "), lines)
 
 
 def system_html(system: ActorSystem) -> str:

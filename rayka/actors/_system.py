@@ -9,6 +9,7 @@ import itertools
 import logging
 import threading
 import uuid
+import weakref
 import warnings
 from collections import Counter
 from dataclasses import dataclass
@@ -70,6 +71,25 @@ class _RootGuardian(Actor):
             system.failure = message.error
 
 
+_RUNNING: dict[str, weakref.ref] = {}  # the last system made under each name in this process
+_RUNNING_LOCK = threading.Lock()
+
+
+def _register(system: ActorSystem) -> None:
+    """Remember ``system`` by name; warn when a running one of that name is left behind (a notebook cell
+    run again)."""
+    with _RUNNING_LOCK:
+        running = _RUNNING.get(system.name)
+        old = running() if running is not None else None
+        _RUNNING[system.name] = weakref.ref(system)
+    if old is not None and not old.closed:
+        warnings.warn(
+            f"an ActorSystem named {system.name!r} is already running in this process ({old!r}); this makes a "
+            f"second one and leaves the first running (its loop thread and actors). Reuse it with "
+            f"rayka.ActorSystem.get_or_create({system.name!r}), or call .shutdown() on it first",
+            RuntimeWarning, stacklevel=3)
+
+
 class ActorSystem:
     """A tree of actors on one event loop (embedded), or spread over a Ray cluster.
 
@@ -116,6 +136,7 @@ class ActorSystem:
             raise ValueError(f"loop_watchdog must be seconds >= 0 or None, got {loop_watchdog!r}")
         self.name = name
         self.uid = uuid.uuid4().hex[:12]
+        _register(self)
         self.throughput = throughput
         self.shutdown_timeout = shutdown_timeout
         self.lock = threading.RLock()
@@ -375,6 +396,49 @@ class ActorSystem:
         from ._display import system_html
 
         return system_html(self)
+
+    def tree(self) -> str:
+        """The supervision tree under ``/user`` as text (name, class, state, queued messages, restarts).
+
+        Example:
+            >>> import rayka
+            >>> from rayka.testing import Probe
+            >>> with rayka.ActorSystem("doc") as system:
+            ...     _ = system.spawn(Probe, name="worker")
+            ...     print(system.tree())
+            /user of system 'doc'
+            └── worker (Probe) [running, 0 queued]
+        """
+        from ._display import tree_text
+
+        return tree_text(self)
+
+    @classmethod
+    def get_or_create(cls, name: str = "rayka", **options: Any) -> ActorSystem:
+        """The running system called ``name`` in this process, or a new one made with ``options``.
+
+        For notebooks, where a cell runs again: ``system = ActorSystem.get_or_create("nb")``
+        reuses the system instead of starting a second one (``options`` apply
+        only when a new one is made).
+
+        Example:
+            >>> import rayka
+            >>> first = rayka.ActorSystem.get_or_create("notebook")
+            >>> rayka.ActorSystem.get_or_create("notebook") is first
+            True
+            >>> first.shutdown()
+            True
+            >>> rayka.ActorSystem.get_or_create("notebook") is first
+            False
+            >>> rayka.ActorSystem.get_or_create("notebook").shutdown()
+            True
+        """
+        with _RUNNING_LOCK:
+            running = _RUNNING.get(name)
+            system = running() if running is not None else None
+            if system is not None and not system.closed:
+                return system
+        return cls(name, **options)
 
     def _html_for(self, ref: ActorRef) -> str:
         from ._display import ref_html

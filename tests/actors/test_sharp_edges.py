@@ -343,3 +343,36 @@ def test_a_consumer_subclass_may_use_plain_names_like_pull_ack_and_consume(syste
     queue.ask(PutMany(tuple(range(20))), timeout=5).result()
     assert queue.ask(Drain(), timeout=10).result() == 20
     assert handled == list(range(20))
+
+
+def test_a_second_system_under_a_running_name_warns_and_get_or_create_reuses_it() -> None:
+    first = rayka.ActorSystem.get_or_create("cell-run-again")
+    try:
+        assert rayka.ActorSystem.get_or_create("cell-run-again") is first  # the cell, run again
+        with pytest.warns(RuntimeWarning, match=r"'cell-run-again' is already running .*get_or_create"):
+            second = rayka.ActorSystem("cell-run-again")
+        second.shutdown()
+    finally:
+        first.shutdown()
+    again = rayka.ActorSystem.get_or_create("cell-run-again")
+    assert again is not first and not again.closed  # after a shutdown, a new one
+    again.shutdown()
+
+
+def test_the_tree_draws_classes_states_and_restarts(system: rayka.ActorSystem) -> None:
+    sup = system.spawn(rayka.Supervisor, [rayka.ChildSpec(Probe, "a"), rayka.ChildSpec(Faulty2, "b")], name="sup")
+    b = sup.ask("children", timeout=5).result()["b"]
+    with pytest.raises(ZeroDivisionError):
+        b.ask(0, timeout=5).result()
+    assert b.ask(1, timeout=5).result() == 1.0
+    assert system.tree().splitlines() == [
+        "/user of system 'test'",
+        "└── sup (Supervisor) [running, 0 queued]",
+        "    ├── a (Probe) [running, 0 queued]",
+        "    └── b (Faulty2) [running, 0 queued, 1 restart]",
+    ]
+
+
+class Faulty2(rayka.Actor):
+    def receive(self, message: Any) -> Any:
+        return 1 / message
