@@ -92,10 +92,12 @@ class _Worker(AsyncConsumer):
 
     async def handle(self, job: _Job) -> None:
         await asyncio.sleep(self.work / 2)
-        if job.n == self.crash_on and self.delivery.attempt == 1:
+        delivery = self.delivery
+        assert delivery is not None  # set while a delivery is handled
+        if job.n == self.crash_on and delivery.attempt == 1:
             raise InjectedCrash(f"injected crash in the middle of job {job.n}")
         await asyncio.sleep(self.work / 2)
-        job.reply_to.tell(_Result(job.n, job.n * job.n, self.context.self.name, self.delivery.attempt))
+        job.reply_to.tell(_Result(job.n, job.n * job.n, self.context.self.name, delivery.attempt))
 
 
 class _Producer(Actor):

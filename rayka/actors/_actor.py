@@ -36,7 +36,9 @@ class Actor:
 
     __slots__ = ("_context", "__dict__", "__weakref__")
 
-    supervisor_strategy: ClassVar[Strategy] = DEFAULT_STRATEGY
+    _context: ActorContext
+    #: how this actor supervises its children; a class attribute, or set per instance (as ``Supervisor`` does)
+    supervisor_strategy: Strategy = DEFAULT_STRATEGY
     mailbox: ClassVar[Mailbox | None] = None
     throughput: ClassVar[int | None] = None
     blocking: ClassVar[bool] = False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Coroutine
+from typing import Any, Awaitable, Coroutine, Generator
 
 __all__ = ["drive", "settle"]
 
@@ -17,7 +17,7 @@ class _Rest:
         self.coro = coro
         self.first = first
 
-    def __await__(self):  # type: ignore[no-untyped-def]
+    def __await__(self) -> Generator[Any, None, Any]:
         coro, value = self.coro, self.first
         while True:
             try:
@@ -75,7 +75,7 @@ async def settle(awaitable: Awaitable[Any], timeout: float | None) -> bool:
     future.add_done_callback(done)
     handle = None
     if timeout is not None:
-        handle = future.get_loop().call_later(timeout, lambda: waiter.done() or waiter.set_result(False))
+        handle = future.get_loop().call_later(timeout, _set_if_pending, waiter, False)
     try:
         finished = await waiter
     finally:
@@ -93,3 +93,8 @@ def _in_loop() -> bool:
     except RuntimeError:
         return False
     return True
+
+
+def _set_if_pending(waiter: asyncio.Future, value: Any) -> None:
+    if not waiter.done():
+        waiter.set_result(value)

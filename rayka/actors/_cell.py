@@ -33,13 +33,7 @@ _monotonic = time.monotonic
 class ActorCell(Lifecycle, Supervising, ActorContext):
     """The runtime side of one actor (internal; users see ``ActorContext`` and ``ActorRef``)."""
 
-    __slots__ = (
-        "_system", "dispatcher", "parent_cell", "name", "uid", "_path", "ref",
-        "info", "args", "kwargs", "restart_type",
-        "instance", "_receive", "mailbox", "_put", "_sys", "_scheduled", "_busy", "state",
-        "_children", "_watchers", "_watching", "_current", "_timers", "_stash",
-        "_record", "_waiters", "_failure",
-    )
+    __slots__ = ()  # the fields are CellState's
 
     def __init__(self, system: ActorSystem, parent: ActorCell | None, name: str, uid: int,
                  info: Any, args: tuple, kwargs: dict | None, mailbox: Any, restart_type: Any) -> None:
@@ -64,7 +58,7 @@ class ActorCell(Lifecycle, Supervising, ActorContext):
         self.state = RUNNING
         self._children: dict[str, ActorCell] | None = None
         self._watchers: set[ActorCell] | None = None
-        self._watching: set[ActorCell] | None = None
+        self._watching: dict[Any, Any] | None = None  # watched cell -> watch_with message (None: Terminated)
         self._current: tuple | None = None
         self._timers: set | None = None
         self._stash: list | None = None
@@ -176,7 +170,7 @@ class ActorCell(Lifecycle, Supervising, ActorContext):
             dropped = self._put(envelope)
         except OverflowError:
             self._dead_letter(envelope, "overflow")
-            return
+            return None
         if dropped is not None:
             self._dead_letter(dropped, "overflow")
         self.wake()

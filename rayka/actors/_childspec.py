@@ -9,6 +9,7 @@ reason.
 
 from __future__ import annotations
 
+import builtins
 import numbers
 from dataclasses import dataclass, field
 from typing import Any
@@ -154,4 +155,4 @@ class ChildInfo:
     ref: ActorRef | None
     status: str
     type: str
-    cls: type[Actor]
+    cls: builtins.type[Actor]

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import RaykaError
 from ._signals import ChildFailed, SignalMark
+from ._state import CellState
 
 if TYPE_CHECKING:
     from ._actor import Actor
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["ActorContext"]
 
 
-class ActorContext:
+class ActorContext(CellState):
     """An actor's view of itself: ``self``, ``parent``, ``children``, ``sender``,
     ``spawn``, ``stop``, ``watch``, ``unwatch``, timers and the stash.
 
@@ -41,30 +42,30 @@ class ActorContext:
     @property
     def self(self) -> ActorRef:
         """This actor's own ref."""
-        return self.ref  # type: ignore[attr-defined]
+        return self.ref
 
     @property
     def parent(self) -> ActorRef | None:
         """The parent's ref (``None`` only for the root guardian)."""
-        parent = self.parent_cell  # type: ignore[attr-defined]
+        parent = self.parent_cell
         return parent.ref if parent is not None else None
 
     @property
     def children(self) -> list[ActorRef]:
         """The live children, in start order."""
-        children = self._children  # type: ignore[attr-defined]
+        children = self._children
         return [cell.ref for cell in list(children.values())] if children else []
 
     def child(self, name: str) -> ActorRef | None:
         """The child called ``name``, or ``None``."""
-        children = self._children  # type: ignore[attr-defined]
+        children = self._children
         cell = children.get(name) if children else None
         return cell.ref if cell is not None else None
 
     @property
     def sender(self) -> ActorRef | None:
         """The sender of the message being handled, when it gave one."""
-        current = self._current  # type: ignore[attr-defined]
+        current = self._current
         return current[1] if current is not None else None
 
     def defer_reply(self) -> Reply | None:
@@ -74,16 +75,16 @@ class ActorContext:
         returned :class:`Reply` yourself with ``set_result`` or ``set_exception``
         (a router forwarding it, a queue holding it until there is room).
         """
-        current = self._current  # type: ignore[attr-defined]
+        current = self._current
         if current is None or current[2] is None or type(current[2]) is SignalMark:
             return None
-        self._current = (current[0], current[1], None)  # type: ignore[attr-defined]
+        self._current = (current[0], current[1], None)
         return current[2]
 
     @property
     def system(self) -> Any:
         """The :class:`~rayka.ActorSystem` this actor lives in."""
-        return self._system  # type: ignore[attr-defined]
+        return self._system
 
     # -- children ------------------------------------------------------------
     def spawn(self, cls: type[Actor], *args: Any, name: str | None = None, mailbox: Any = None,
@@ -94,13 +95,13 @@ class ActorContext:
         another one (cluster mode); it is supervised by this actor either way.
         """
         if node is not None:
-            backend = self._system._backend  # type: ignore[attr-defined]
+            backend = self._system._backend
             return backend.spawn_child(self, cls, args, kwargs, name=name, mailbox=mailbox, restart=restart, node=node)
-        return self.spawn_child(cls, args, kwargs, name, mailbox, restart)  # type: ignore[attr-defined]
+        return self.spawn_child(cls, args, kwargs, name, mailbox, restart)
 
     def stop(self, ref: ActorRef | None = None) -> None:
         """Stop ``ref`` (a child, or this actor itself when omitted)."""
-        (ref if ref is not None else self.ref).stop()  # type: ignore[attr-defined]
+        (ref if ref is not None else self.ref).stop()
 
     # -- death watch ---------------------------------------------------------
     def watch(self, ref: ActorRef) -> ActorRef:
@@ -134,20 +135,20 @@ class ActorContext:
         return self._watch(ref, message)
 
     def _watch(self, ref: ActorRef, message: Any) -> ActorRef:
-        watching = self._watching  # type: ignore[attr-defined]
+        watching = self._watching
         if watching is None:
-            watching = self._watching = {}  # type: ignore[attr-defined]
+            watching = self._watching = {}
         watching[ref._cell] = message
-        ref._cell.add_watcher(self)  # type: ignore[arg-type]
+        ref._cell.add_watcher(self)
         return ref
 
     def unwatch(self, ref: ActorRef) -> ActorRef:
         """Stop watching ``ref``; its ``Terminated`` (or ``watch_with`` message) not yet handled is dropped."""
         cell = ref._cell
-        if self._watching:  # type: ignore[attr-defined]
-            self._watching.pop(cell, None)  # type: ignore[attr-defined]
+        if self._watching:
+            self._watching.pop(cell, None)
         cell.remove_watcher(self)
-        self.mailbox.remove(  # type: ignore[attr-defined]
+        self.mailbox.remove(
             lambda envelope: type(envelope[2]) is SignalMark and envelope[2].cell is cell
             and not isinstance(envelope[0], ChildFailed))
         return ref
@@ -155,38 +156,38 @@ class ActorContext:
     # -- timers --------------------------------------------------------------
     def schedule_once(self, delay: float, message: Any) -> Timer:
         """Send ``message`` to this actor after ``delay`` seconds; cancelled when it stops or restarts."""
-        return self.start_timer(delay, None, message)  # type: ignore[attr-defined]
+        return self.start_timer(delay, None, message)
 
     def schedule_repeatedly(self, interval: float, message: Any, *, initial_delay: float | None = None) -> Timer:
         """Send ``message`` to this actor every ``interval`` seconds until cancelled, stopped or restarted."""
         if interval <= 0:
-            raise ValueError(f"{self.path}: interval must be > 0 seconds, got {interval!r}")  # type: ignore[attr-defined]
+            raise ValueError(f"{self.path}: interval must be > 0 seconds, got {interval!r}")
         first = interval if initial_delay is None else initial_delay
-        return self.start_timer(first, interval, message)  # type: ignore[attr-defined]
+        return self.start_timer(first, interval, message)
 
     # -- stash ---------------------------------------------------------------
     def stash(self) -> None:
         """Set the message being handled aside until :meth:`unstash_all`."""
-        current = self._current  # type: ignore[attr-defined]
+        current = self._current
         if current is None:
-            raise RaykaError(f"{self.path}: stash() works only while handling a message")  # type: ignore[attr-defined]
-        stash = self._stash  # type: ignore[attr-defined]
+            raise RaykaError(f"{self.path}: stash() works only while handling a message")
+        stash = self._stash
         if stash is None:
-            stash = self._stash = []  # type: ignore[attr-defined]
-        limit = self.stash_capacity  # type: ignore[attr-defined]
+            stash = self._stash = []
+        limit = self.stash_capacity
         if limit is not None and len(stash) >= limit:
             raise RaykaError(
-                f"{self.path}: stash is full ({limit} messages); unstash before stashing more"  # type: ignore[attr-defined]
+                f"{self.path}: stash is full ({limit} messages); unstash before stashing more"
             )
         stash.append(current)
-        self._current = None  # type: ignore[attr-defined]
+        self._current = None
 
     def unstash_all(self) -> int:
         """Put every stashed message back at the front of the mailbox, in order; returns how many."""
-        stash = self._stash  # type: ignore[attr-defined]
+        stash = self._stash
         if not stash:
             return 0
-        self._stash = None  # type: ignore[attr-defined]
-        self.mailbox.prepend(stash)  # type: ignore[attr-defined]
-        self.wake()  # type: ignore[attr-defined]
+        self._stash = None
+        self.mailbox.prepend(stash)
+        self.wake()
         return len(stash)

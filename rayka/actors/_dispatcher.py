@@ -17,7 +17,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._cell import ActorCell
+    from ._state import CellState
 
 __all__ = ["Dispatcher"]
 
@@ -33,13 +33,13 @@ class Dispatcher:
     def __init__(self, loop: asyncio.AbstractEventLoop, thread_id: int, turns_per_slice: int = 256) -> None:
         self.loop = loop
         self.thread_id = thread_id
-        self.ready: deque[ActorCell] = deque()
+        self.ready: deque[CellState] = deque()
         self._armed = False
         self.turns_per_slice = turns_per_slice
-        self.current: ActorCell | None = None  # the actor whose turn it is, for backpressure and the watchdog
+        self.current: CellState | None = None  # the actor whose turn it is, for backpressure and the watchdog
         self.turns = 0  # drains so far: the watchdog tells one long turn from many short ones
 
-    def schedule(self, cell: ActorCell) -> None:
+    def schedule(self, cell: CellState) -> None:
         """Put ``cell`` on the ready queue and make sure a drain is coming."""
         self.ready.append(cell)
         if not self._armed:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .._errors import ActorStopped, InvalidActorName, SystemClosed
 from ._aio import drive, settle
 from ._signals import ChildFailed, SignalMark, Terminated
+from ._state import CellState
 from ._timers import Timer
 
 if TYPE_CHECKING:
@@ -39,13 +40,13 @@ def check_name(name: Any, cls: Any, parent_path: str) -> None:
         )
 
 
-class Lifecycle:
+class Lifecycle(CellState):
     """Mixin of ``ActorCell``: the lifecycle half of the cell."""
 
     __slots__ = ()
 
     # -- creation --------------------------------------------------------------
-    def spawn_child(self: ActorCell, cls: Any, args: tuple, kwargs: dict, name: str | None,
+    def spawn_child(self, cls: Any, args: tuple, kwargs: dict, name: str | None,
                     mailbox: Any, restart: Any, uid: int | None = None) -> ActorRef:
         system = self._system
         info = system._class_info(cls)
@@ -81,7 +82,7 @@ class Lifecycle:
             raise
         return cell.ref
 
-    def start(self: ActorCell) -> None:
+    def start(self) -> None:
         """Build the instance (errors propagate, with a note) and queue ``on_start``.
 
         The cell is visible by name while its constructor runs, so messages may
@@ -100,8 +101,8 @@ class Lifecycle:
         elif len(self.mailbox) or self._sys:
             self.wake()
 
-    def create_instance(self: ActorCell) -> None:
-        cls = self.info.cls
+    def create_instance(self) -> None:
+        cls: Any = self.info.cls
         instance = cls.__new__(cls)
         instance._context = self
         instance.__init__(*self.args, **(self.kwargs or {}))
@@ -109,7 +110,7 @@ class Lifecycle:
         self._receive = instance.receive
 
     # -- system messages -------------------------------------------------------
-    def process_system(self: ActorCell) -> None:
+    def process_system(self) -> None:
         sys = self._sys
         while sys:
             op, arg = sys.popleft()
@@ -138,12 +139,12 @@ class Lifecycle:
                     custom = watching.pop(watched)  # watch_with: its message instead of Terminated
                     self.mailbox.force((arg if custom is None else custom, None, SignalMark(watched)))
 
-    def request_stop(self: ActorCell) -> None:
+    def request_stop(self) -> None:
         if self.state < STOPPING:
             self.post_system(STOP)
 
     # -- handlers and hooks ----------------------------------------------------
-    def call_hook(self: ActorCell, hook: Any, *args: Any) -> None:
+    def call_hook(self, hook: Any, *args: Any) -> None:
         if self.info.blocking:
             self.start_async(self._system.run_blocking(hook, *args), None)
             return
@@ -155,7 +156,7 @@ class Lifecycle:
         if inspect.isawaitable(result):
             self.start_async(result, None)
 
-    def start_async(self: ActorCell, awaitable: Any, envelope: tuple | None) -> None:
+    def start_async(self, awaitable: Any, envelope: tuple | None) -> None:
         loop = self.dispatcher.loop
         if inspect.iscoroutine(awaitable):
             future: Any = loop.create_task(awaitable)
@@ -165,7 +166,7 @@ class Lifecycle:
         self._busy = future
         future.add_done_callback(functools.partial(self.async_done, envelope))
 
-    def async_done(self: ActorCell, envelope: tuple | None, future: asyncio.Future) -> None:
+    def async_done(self, envelope: tuple | None, future: asyncio.Future) -> None:
         if self._busy is future:
             self._busy = None
         reply = envelope[2] if envelope is not None and self._current is envelope else None
@@ -173,8 +174,8 @@ class Lifecycle:
         if future.cancelled():
             if reply is not None:
                 reply.set_exception(ActorStopped(f"{self.path} stopped while handling the message"))
-        elif future.exception() is not None:
-            self.handler_failed(future.exception(), envelope)
+        elif (failure := future.exception()) is not None:
+            self.handler_failed(failure, envelope)
         elif reply is not None:
             reply.set_result(future.result())
         if self.state == RUNNING:
@@ -183,7 +184,7 @@ class Lifecycle:
         else:  # failed or stopping: not scheduled now; whoever resumes or restarts it wakes it
             self._scheduled = False
 
-    def handler_failed(self: ActorCell, error: BaseException, envelope: tuple | None, force: bool = False) -> None:
+    def handler_failed(self, error: BaseException, envelope: tuple | None, force: bool = False) -> None:
         if envelope is not None and envelope[2] is not None:
             envelope[2].set_exception(error)
         self._current = None
@@ -201,7 +202,7 @@ class Lifecycle:
             parent.post_system(FAILED, (self, error))
 
     # -- restart ---------------------------------------------------------------
-    def begin_restart(self: ActorCell, error: BaseException) -> None:
+    def begin_restart(self, error: BaseException) -> None:
         if self.state >= STOPPING:
             return
         self.state = SUSPENDED
@@ -214,17 +215,17 @@ class Lifecycle:
         if task is not None:
             self._busy = task
 
-    async def _restart(self: ActorCell, error: BaseException) -> None:
+    async def _restart(self, error: BaseException) -> None:
         try:
             await self._restart_steps(error)
         finally:
             self._busy = None
 
-    async def _restart_steps(self: ActorCell, error: BaseException) -> None:
+    async def _restart_steps(self, error: BaseException) -> None:
         await self.restart_teardown(error)
         await self.restart_build(error)
 
-    async def restart_teardown(self: ActorCell, error: BaseException | None = None) -> None:
+    async def restart_teardown(self, error: BaseException | None = None) -> None:
         """The first half of a restart: the old instance stops (its children, then ``on_stop``).
 
         The cell stays suspended, its mailbox and ref kept, until :meth:`restart_build`.
@@ -246,7 +247,7 @@ class Lifecycle:
                 await self._run_hook(old.on_stop)
         self.instance = None  # its on_stop ran: a stop that comes before the build must not run it again
 
-    async def restart_build(self: ActorCell, error: BaseException) -> None:
+    async def restart_build(self, error: BaseException) -> None:
         """The second half of a restart: a new instance, ``on_restart(error)``, then it runs again."""
         if self.state >= STOPPING:
             return
@@ -267,7 +268,7 @@ class Lifecycle:
         self._failure = None
         self.wake()
 
-    async def _run_hook(self: ActorCell, hook: Any, *args: Any, fail: bool = False) -> bool:
+    async def _run_hook(self, hook: Any, *args: Any, fail: bool = False) -> bool:
         """Run a lifecycle hook bounded by the shutdown timeout; False if it failed."""
         try:
             if self.info.blocking:
@@ -288,7 +289,7 @@ class Lifecycle:
             return False
         return True
 
-    async def _settle_busy(self: ActorCell) -> None:
+    async def _settle_busy(self) -> None:
         busy = self._busy
         if busy is not None and not busy.done():
             timeout = self.info.shutdown_timeout or self._system.shutdown_timeout
@@ -296,7 +297,7 @@ class Lifecycle:
                 log.warning("rayka: %s: handler still running after %s s; cancelled", self.path, timeout)
 
     # -- stop ------------------------------------------------------------------
-    def begin_stop(self: ActorCell, failure: BaseException | None) -> None:
+    def begin_stop(self, failure: BaseException | None) -> None:
         if self.state >= STOPPING:
             return
         self._failure = failure
@@ -308,19 +309,19 @@ class Lifecycle:
             log.critical("rayka: stop of %s broke: %r; terminating it", self.path, bug, exc_info=bug)
             self.force_terminate()
 
-    async def _stop(self: ActorCell) -> None:
+    async def _stop(self) -> None:
         await self._settle_busy()
         await self._stop_children()
         if self.instance is not None:
             await self._run_hook(self.instance.on_stop)
         self.finish_stop()
 
-    def can_stop_now(self: ActorCell) -> bool:
+    def can_stop_now(self) -> bool:
         info = self.info
         return (self._busy is None and not self._children and not self._sys and self.state < STOPPING
                 and not info.blocking and not info.async_on_stop)
 
-    def stop_now(self: ActorCell) -> None:
+    def stop_now(self) -> None:
         """Stop a childless, idle actor synchronously (the common case in a big shutdown)."""
         self.state = STOPPING
         self.cancel_timers()
@@ -332,7 +333,7 @@ class Lifecycle:
                 log.error("rayka: %s: on_stop raised %r", self.path, error, exc_info=error)
         self.finish_stop()
 
-    async def _stop_children(self: ActorCell) -> None:
+    async def _stop_children(self) -> None:
         children = self._children
         if not children:
             return
@@ -349,7 +350,7 @@ class Lifecycle:
                 log.warning("rayka: %s did not stop within %s s; terminating it", child.path, timeout)
                 child.force_terminate()
 
-    async def _await_stopping_children(self: ActorCell) -> None:
+    async def _await_stopping_children(self) -> None:
         """Wait for the children an ``on_pre_restart`` stopped (each within its timeout); the rest stay."""
         for child in list(self._children.values()) if self._children else ():
             if child.state == TERMINATED:
@@ -363,14 +364,14 @@ class Lifecycle:
                 log.warning("rayka: %s did not stop within %s s; terminating it", child.path, timeout)
                 child.force_terminate()
 
-    def child_timeout(self: ActorCell, child: ActorCell) -> float | None:
+    def child_timeout(self, child: ActorCell) -> float | None:
         """A child's shutdown timeout: the parent's ``shutdown_timeouts`` entry, the class's, the system's."""
         per_child = getattr(self.instance, "shutdown_timeouts", None)
         if per_child and child.name in per_child:
             return per_child[child.name]
         return child.info.shutdown_timeout or self._system.shutdown_timeout
 
-    def termination_future(self: ActorCell) -> asyncio.Future:
+    def termination_future(self) -> asyncio.Future:
         future = self.dispatcher.loop.create_future()
         if self.state == TERMINATED:
             future.set_result(None)
@@ -380,7 +381,7 @@ class Lifecycle:
             self._waiters.append(future)
         return future
 
-    def force_terminate(self: ActorCell) -> None:
+    def force_terminate(self) -> None:
         self._system.forced += 1
         for child in list(self._children.values()) if self._children else ():
             child.force_terminate()
@@ -390,7 +391,7 @@ class Lifecycle:
         if self.state != TERMINATED:
             self.finish_stop()
 
-    def finish_stop(self: ActorCell) -> None:
+    def finish_stop(self) -> None:
         if self.state == TERMINATED:
             return
         self.state = TERMINATED
@@ -429,16 +430,16 @@ class Lifecycle:
         self._scheduled = False
         system.on_terminated(self)
 
-    def flush_to_dead_letters(self: ActorCell) -> None:
+    def flush_to_dead_letters(self) -> None:
         for envelope in self.mailbox.drain():
             self._dead_letter(envelope, "left in mailbox")
 
-    def child_gone(self: ActorCell, child: Any) -> None:
+    def child_gone(self, child: Any) -> None:
         """Forget a terminated child: its name is free again."""
         self._system.remove_child(self, child)
 
     # -- watch -----------------------------------------------------------------
-    def add_watcher(self: ActorCell, watcher: ActorCell) -> None:
+    def add_watcher(self, watcher: CellState) -> None:
         if self.state == TERMINATED:
             watcher.post_system(SIGNAL, Terminated(self.ref))
             return
@@ -446,12 +447,12 @@ class Lifecycle:
             self._watchers = set()
         self._watchers.add(watcher)
 
-    def remove_watcher(self: ActorCell, watcher: ActorCell) -> None:
+    def remove_watcher(self, watcher: CellState) -> None:
         if self._watchers:
             self._watchers.discard(watcher)
 
     # -- timers ----------------------------------------------------------------
-    def start_timer(self: ActorCell, delay: float, interval: float | None, message: Any) -> Timer:
+    def start_timer(self, delay: float, interval: float | None, message: Any) -> Timer:
         if delay < 0:
             raise ValueError(f"{self.path}: timer delay must be >= 0 seconds, got {delay!r}")
         timer = Timer(self, message, interval)
@@ -461,7 +462,7 @@ class Lifecycle:
         timer.arm(delay)
         return timer
 
-    def cancel_timers(self: ActorCell) -> None:
+    def cancel_timers(self) -> None:
         timers, self._timers = self._timers, None
         for timer in timers or ():
             timer.cancel()

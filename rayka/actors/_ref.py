@@ -82,9 +82,10 @@ class ActorRef(Generic[M]):
         For an actor on another node they are read there (one round trip),
         which blocks: call it from a thread, not from inside an actor.
         """
-        mailbox = getattr(self._cell, "mailbox", None)
-        if mailbox is None:
-            return self._cell.statistics()
+        cell: Any = self._cell
+        mailbox = getattr(cell, "mailbox", None)
+        if mailbox is None:  # an actor on another node: its cell asks there
+            return cell.statistics()
         return mailbox.statistics()
 
     @property

@@ -7,7 +7,7 @@ import threading
 import time
 import weakref
 from asyncio import events
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Callable, Generator, Generic, TypeVar
 
 from .._errors import AskTimeout
 
@@ -162,7 +162,7 @@ class Reply(Generic[T]):
         except Exception as error:  # noqa: BLE001
             _log.error("rayka: %s: done callback %r raised %r", self._what, callback, error, exc_info=error)
 
-    def __await__(self):  # type: ignore[no-untyped-def]
+    def __await__(self) -> Generator[Any, None, Any]:
         if not self._state:
             loop = events.get_running_loop()
             future = loop.create_future()
@@ -222,7 +222,7 @@ class _Watchdog:
 
     def sweep(self) -> None:
         now = _monotonic()
-        for reply in [r for r in self.pending if r._state or r._deadline <= now]:
+        for reply in [r for r in self.pending if r._state or (r._deadline is not None and r._deadline <= now)]:
             self.pending.discard(reply)
             if not reply._state:
                 reply._expire()

@@ -13,6 +13,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from ._lifecycle import RESTART, RESUME, RUNNING, STOP_FAILED, STOPPING, SUSPENDED, TERMINATED
+from ._state import CellState
 from ._supervision import Directive, Restart
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ class _Record:
         return True
 
 
-def count_restart(cell: ActorCell) -> None:
+def count_restart(cell: CellState) -> None:
     """One more restart of ``cell`` over its life (what the system's tree shows), whoever decided it."""
     record = cell._record
     if record is None:
@@ -64,12 +65,12 @@ def count_restart(cell: ActorCell) -> None:
     record.total += 1
 
 
-class Supervising:
+class Supervising(CellState):
     """Mixin of ``ActorCell``: the supervisor half of the cell."""
 
     __slots__ = ()
 
-    def supervise(self: ActorCell, child: ActorCell, error: BaseException) -> None:
+    def supervise(self, child: ActorCell, error: BaseException) -> None:
         if child.state == TERMINATED or child.parent_cell is not self:
             return
         if self.state >= STOPPING or self.instance is None:
@@ -102,7 +103,7 @@ class Supervising:
         else:
             self.restart_children(strategy, child, error)
 
-    def restart_children(self: ActorCell, strategy: Any, child: ActorCell, error: BaseException) -> None:
+    def restart_children(self, strategy: Any, child: ActorCell, error: BaseException) -> None:
         siblings = list(self._children.values()) if self._children else [child]
         affected = [cell for cell in strategy.affected(siblings, child) if cell.state < STOPPING]
         record = child._record
@@ -132,7 +133,7 @@ class Supervising:
         else:
             _post_restarts(affected, error)
 
-    def resume(self: ActorCell) -> None:
+    def resume(self) -> None:
         if self.state != SUSPENDED:
             return
         self.state = RUNNING

@@ -402,7 +402,8 @@ class Supervisor(Actor):
             cell: Any = ref._cell
             waiter = cell.termination_future()
             ref.stop()
-            timeout = self.context.child_timeout(cell)  # type: ignore[attr-defined]
+            me: Any = self.context  # the supervisor's own cell
+            timeout = me.child_timeout(cell)
             try:
                 await asyncio.wait_for(asyncio.shield(waiter), timeout)
             except asyncio.TimeoutError:

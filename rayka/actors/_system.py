@@ -22,6 +22,7 @@ from ._backend import Backend, BackendFactory, Embedded
 from ._cell import ActorCell
 from ._deadletters import DeadLetters
 from ._dispatcher import Dispatcher
+from ._state import CellState
 from ._watchdog import LoopWatchdog
 from ._ref import ActorRef
 from ._signals import ChildFailed
@@ -163,6 +164,7 @@ class ActorSystem:
             self._loop = loop
             self._thread = None
             self._loop_thread = threading.get_ident()
+        assert self._loop_thread is not None  # the loop thread runs by now
         self._dispatcher = Dispatcher(self._loop, self._loop_thread)
         self.clock = clock if clock is not None else LoopClock()
         self.clock.attach(self._loop, self._loop_thread)
@@ -184,10 +186,12 @@ class ActorSystem:
     def _root_spawn(self, cls: type, name: str, strategy: Strategy) -> ActorCell:
         ref = self._root.spawn_child(cls, (strategy,), {}, None, None, None)
         cell = ref._cell
+        children = self._root._children
+        assert children is not None  # it just spawned one
         with self.lock:  # guardians carry fixed names outside the user namespace, and are not counted
-            del self._root._children[cell.name]
+            del children[cell.name]
             cell.name = name
-            self._root._children[name] = cell
+            children[name] = cell
             self.started -= 1
         return cell
 
@@ -284,7 +288,7 @@ class ActorSystem:
             if found is not None:
                 return found
         parts = name_or_path.strip("/").split("/") if name_or_path.startswith("/") else ["user", name_or_path]
-        cell = self._root
+        cell: Any = self._root
         for part in parts:
             children = cell._children
             cell = children.get(part) if children else None
@@ -505,13 +509,13 @@ class ActorSystem:
     def run_blocking(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future:
         return self._loop.run_in_executor(self._executor, fn, *args)
 
-    def remove_child(self, parent: ActorCell, child: ActorCell) -> None:
+    def remove_child(self, parent: CellState, child: CellState) -> None:
         with self.lock:
             children = parent._children
             if children is not None and children.get(child.name) is child:
                 del children[child.name]
 
-    def on_terminated(self, cell: ActorCell) -> None:
+    def on_terminated(self, cell: CellState) -> None:
         if cell.parent_cell is not self._root and cell is not self._root:
             self.stopped += 1
             if cell.parent_cell is self._user:

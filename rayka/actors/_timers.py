@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Protocol
-
-if TYPE_CHECKING:
-    from ._cell import ActorCell
+from typing import Any, Callable, Protocol
 
 __all__ = ["Clock", "LoopClock", "Timer"]
 
@@ -77,7 +74,7 @@ class Timer:
 
     __slots__ = ("_cell", "message", "interval", "_handle", "active")
 
-    def __init__(self, cell: ActorCell, message: Any, interval: float | None) -> None:
+    def __init__(self, cell: Any, message: Any, interval: float | None) -> None:
         self._cell = cell
         self.message = message
         self.interval = interval

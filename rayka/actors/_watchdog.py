@@ -84,7 +84,8 @@ class LoopWatchdog:
         cell = dispatcher.current
         if cell is not None and dispatcher.turns == turns:  # one turn all along: that actor holds the loop
             return cell.path, _message_type(getattr(cell, "_current", None))
-        task = asyncio.tasks._current_tasks.get(loop)  # a task step that does not yield (read without a lock)
+        current: dict = getattr(asyncio.tasks, "_current_tasks", {})
+        task = current.get(loop)  # a task step that does not yield (read without a lock)
         if task is not None:
             cell = getattr(task, "rayka_cell", None)
             if cell is not None:

@@ -70,7 +70,7 @@ class Countdown:
 
 
 # -- Pykka ------------------------------------------------------------------------
-def _pykka_classes() -> dict[str, type]:
+def _pykka_classes() -> dict[str, Any]:
     import pykka
 
     class Counter(pykka.ThreadingActor):

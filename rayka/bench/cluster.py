@@ -78,12 +78,10 @@ def _raw_actor_to_actor_us(n: int) -> float:
     """Median µs of one raw Ray call from inside an async actor to another, awaited (the same shape as an ask)."""
     import ray
 
-    @ray.remote(num_cpus=0)
     class Echo:
         async def echo(self, x: Any) -> Any:
             return x
 
-    @ray.remote(num_cpus=0)
     class Caller:
         async def run(self, target: Any, n: int) -> float:
             samples = []
@@ -93,7 +91,8 @@ def _raw_actor_to_actor_us(n: int) -> float:
                 samples.append(time.perf_counter() - started)
             return statistics.median(samples) * 1e6
 
-    echo, caller = Echo.remote(), Caller.remote()
+    remote: Any = ray.remote(num_cpus=0)  # Ray actor classes are built at run time: no static type
+    echo, caller = remote(Echo).remote(), remote(Caller).remote()
     try:
         return ray.get(caller.run.remote(echo, n))
     finally:
@@ -110,12 +109,12 @@ def _raw_echo(system: Any, near: Any) -> Any:
 
     ray_node = system.cluster.infos[cell_of(near).node]["ray_node"]
 
-    @ray.remote(num_cpus=0)
     class Echo:
         async def echo(self, x: Any) -> Any:
             return x
 
-    echo = Echo.options(scheduling_strategy=NodeAffinitySchedulingStrategy(ray_node, soft=True)).remote()
+    actor_class: Any = ray.remote(num_cpus=0)(Echo)
+    echo = actor_class.options(scheduling_strategy=NodeAffinitySchedulingStrategy(ray_node, soft=True)).remote()
     ray.get(echo.echo.remote(0))
     return echo
 

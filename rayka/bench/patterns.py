@@ -41,7 +41,7 @@ from typing import Any
 
 import rayka
 from rayka.patterns import Consumer, Drain, Pool, Publish, Put, PutMany, RoundRobin, Subscribe, Topics, WorkQueue
-from rayka.persistence import Journal, SqliteJournal
+from rayka.persistence import Journal, SqliteJournal, SyncMode
 
 from .journal import _filesystem
 
@@ -98,7 +98,7 @@ def _queue_run(total: int, *, journal: Journal | None = None, batch: int = 500, 
     return row
 
 
-def _durable_run(directory: str, name: str, total: int, sync: str, **options: Any) -> dict[str, Any]:
+def _durable_run(directory: str, name: str, total: int, sync: SyncMode, **options: Any) -> dict[str, Any]:
     path = os.path.join(directory, f"{name}.db")
     with SqliteJournal(path, sync=sync) as journal:
         row = _queue_run(total, journal=journal, **options)

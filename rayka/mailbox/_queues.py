@@ -137,11 +137,12 @@ class BoundedQueue(UnboundedQueue):
     into :class:`~rayka.MailboxFull`.
     """
 
-    __slots__ = ("capacity", "overflow", "_lock", "_waiters")
+    __slots__ = ("capacity", "_bound", "overflow", "_lock", "_waiters")
 
     def __init__(self, capacity: int, overflow: str) -> None:
         super().__init__()
         self.capacity = capacity
+        self._bound = capacity
         self.overflow = overflow
         self._lock = threading.Lock()
         self._waiters: deque | None = None
@@ -151,7 +152,7 @@ class BoundedQueue(UnboundedQueue):
             q = self._q
             if q is None:
                 q = self._q = deque()
-            if len(q) < self.capacity and not self._waiters:
+            if len(q) < self._bound and not self._waiters:
                 q.append(envelope)
                 if len(q) > self.peak:
                     self.peak = len(q)
@@ -189,7 +190,7 @@ class BoundedQueue(UnboundedQueue):
             q = self._q
             if q is None:
                 q = self._q = deque()
-            if len(q) < self.capacity and not self._waiters:
+            if len(q) < self._bound and not self._waiters:
                 q.append(envelope)
                 self.peak = max(self.peak, len(q))
                 return True

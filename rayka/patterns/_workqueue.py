@@ -280,7 +280,7 @@ class WorkQueue(Actor):
             return
         self.reserved += n
         self.persisting[first] = works
-        if self.writes.put(first, works, reply, ids):
+        if self._durable().put(first, works, reply, ids):
             self.context.self.tell(FLUSH)
 
     def _flush(self) -> None:
@@ -290,7 +290,7 @@ class WorkQueue(Actor):
             if puts and me.is_alive:
                 me.tell(_Stored(owner, puts, error))
 
-        self.writes.flush(stored)
+        self._durable().flush(stored)
         self._maybe_snapshot()
 
     def _on_stored(self, message: _Stored) -> None:
@@ -375,7 +375,7 @@ class WorkQueue(Actor):
             if bad:
                 rejected = set(bad)
                 ids = [i for i in ids if i not in rejected]
-            if self.writes.ack(tuple(ids), reply, done, error):
+            if self._durable().ack(tuple(ids), reply, done, error):
                 self.context.self.tell(FLUSH)
         elif reply is not None:
             answer(reply, error, done)
@@ -421,6 +421,11 @@ class WorkQueue(Actor):
             self._check_drained()
 
     # -- journal -----------------------------------------------------------------
+    def _durable(self) -> Writes:
+        """The journal's write side (called only on the durable paths)."""
+        assert self.writes is not None
+        return self.writes
+
     def _maybe_snapshot(self) -> None:
         log_ = self.log
         if log_ is None or not log_.snapshot_due():
