@@ -393,9 +393,40 @@ def _version(package: str) -> str | None:
         return None
 
 
+# (case, metric, peer, goal, higher is better): the core's targets (issue 12), checked in every run
+_GOALS = (
+    ("tell actor->actor", "tell_actor", "msgs_per_s", "pykka", 10.0, True),
+    ("tell actor->actor", "tell_actor", "msgs_per_s", "asyncio", 0.35, True),
+    ("ask actor->actor", "ask_actor", "round_trips_per_s", "asyncio", 0.5, True),
+    ("ask main thread->actor, median", "ask_thread", "median_us", "pykka", 1.0, False),
+)
+
+
+def goals(report: dict[str, Any]) -> list[str]:
+    """One line per target: rayka's median as a ratio of the peer's in the same run, and whether it is met."""
+    cases = report["cases"]
+    lines = []
+    for label, case, metric, peer, goal, higher in _GOALS:
+        try:
+            ours, theirs = (cases[case][who][metric]["median"] for who in ("rayka", peer))
+        except KeyError:
+            continue
+        ratio = ours / theirs
+        met = ratio >= goal if higher else ratio < goal
+        kind = "rate" if higher else "time"
+        lines.append(f"  {label}: rayka's {kind} = {ratio:.2f} x {peer}'s "
+                     f"(goal {'>=' if higher else '<'} {goal:g}: {'met' if met else 'NOT met'})")
+    return lines
+
+
 def render(report: dict[str, Any], write: Callable[[str], Any] = print) -> None:
-    """Write the table for ``report`` and the notes under it."""
+    """Write the table for ``report``, the goals, and the notes under it."""
     render_table(report, _rows(report), write)
+    targets = goals(report)
+    if targets:
+        write("goals, as ratios to the peer in this run (median against median):")
+        for line in targets:
+            write(line)
     write(f"median (min-max) of {report['repeat']} runs; rayka/pykka = rayka median / pykka median (above 1 is "
           "better for rayka on rates, below 1 on times and memory)")
     write("memory: rayka and asyncio by tracemalloc in an untimed pass; pykka by RSS growth in a fresh process "
