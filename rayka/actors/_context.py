@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._errors import RaykaError
 from ._signals import ChildFailed, SignalMark
@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from ._timers import Timer
 
 __all__ = ["ActorContext"]
+
+M = TypeVar("M")
 
 
 class ActorContext(CellState):
@@ -87,8 +89,8 @@ class ActorContext(CellState):
         return self._system
 
     # -- children ------------------------------------------------------------
-    def spawn(self, cls: type[Actor], *args: Any, name: str | None = None, mailbox: Any = None,
-              restart: Any = None, node: Any = None, **kwargs: Any) -> ActorRef:
+    def spawn(self, cls: type[Actor[M]], *args: Any, name: str | None = None, mailbox: Any = None,
+              restart: Any = None, node: Any = None, **kwargs: Any) -> ActorRef[M]:
         """Start a child actor of ``cls(*args, **kwargs)``; see :meth:`ActorSystem.spawn`.
 
         The child lives on this actor's node unless ``node`` places it on

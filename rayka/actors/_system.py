@@ -13,7 +13,7 @@ import weakref
 import warnings
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from .._errors import ActorNotFound, InvalidActorName
 from ..mailbox import Mailbox, UnboundedQueue
@@ -30,6 +30,8 @@ from ._supervision import DEFAULT_STRATEGY, Directive, OneForOne, Restart, Strat
 from ._timers import Clock, LoopClock
 
 __all__ = ["ActorSystem", "ClassInfo"]
+
+M = TypeVar("M")
 
 log = logging.getLogger("rayka")
 _DEFAULT_THROUGHPUT = 100
@@ -196,8 +198,8 @@ class ActorSystem:
         return cell
 
     # -- public API ----------------------------------------------------------
-    def spawn(self, cls: type[Actor], *args: Any, name: str | None = None, mailbox: Mailbox | None = None,
-              restart: Any = None, node: Any = None, **kwargs: Any) -> ActorRef:
+    def spawn(self, cls: type[Actor[M]], *args: Any, name: str | None = None, mailbox: Mailbox | None = None,
+              restart: Any = None, node: Any = None, **kwargs: Any) -> ActorRef[M]:
         """Start a top-level actor ``cls(*args, **kwargs)`` under ``/user`` and return its ref.
 
         Args:
@@ -213,8 +215,8 @@ class ActorSystem:
         """
         return self._backend.spawn(cls, args, kwargs, name=name, mailbox=mailbox, restart=restart, node=node)
 
-    def get_or_spawn(self, cls: type[Actor], *args: Any, name: str, replace: bool = False,
-                     **kwargs: Any) -> ActorRef:
+    def get_or_spawn(self, cls: type[Actor[M]], *args: Any, name: str, replace: bool = False,
+                     **kwargs: Any) -> ActorRef[M]:
         """Return the live top-level actor called ``name``, or spawn ``cls(*args, **kwargs)`` under it.
 
         Made for notebooks: running a cell again gives the same actor back

@@ -402,7 +402,7 @@ _GOALS = (
 )
 
 
-def goals(report: dict[str, Any]) -> list[str]:
+def _goals(report: dict[str, Any]) -> list[str]:
     """One line per target: rayka's median as a ratio of the peer's in the same run, and whether it is met."""
     cases = report["cases"]
     lines = []
@@ -422,7 +422,7 @@ def goals(report: dict[str, Any]) -> list[str]:
 def render(report: dict[str, Any], write: Callable[[str], Any] = print) -> None:
     """Write the table for ``report``, the goals, and the notes under it."""
     render_table(report, _rows(report), write)
-    targets = goals(report)
+    targets = _goals(report)
     if targets:
         write("goals, as ratios to the peer in this run (median against median):")
         for line in targets:

@@ -1,0 +1,55 @@
+"""A user's type checker sees typed refs: ``Actor[M]`` makes ``spawn`` return ``ActorRef[M]``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+USER_CODE = '''
+import rayka
+
+
+class Counter(rayka.Actor[int]):
+    def receive(self, message: int) -> int:
+        return message
+
+
+class Parent(rayka.Actor):
+    def receive(self, message: object) -> object:
+        child = self.context.spawn(Counter)
+        child.tell("not an int")  # line 13: refused
+        return child
+
+
+with rayka.ActorSystem("typed") as system:
+    counter = system.spawn(Counter)
+    counter.tell(5)
+    counter.tell("five")  # line 20: refused
+    reveal_type(counter)
+    reveal_type(counter.ask(1))
+    anything = system.spawn(Parent)
+    anything.tell("a plain Actor takes anything")
+'''
+
+
+@pytest.mark.timeout(300)
+def test_a_users_mypy_sees_the_message_type_through_spawn_and_context_spawn(tmp_path: Path) -> None:
+    (tmp_path / "user.py").write_text(USER_CODE)
+    (tmp_path / "mypy.ini").write_text(
+        "[mypy]\nfollow_imports = silent\n"
+        "[mypy-cloudpickle.*,msgpack.*,psutil.*,pykka.*,ray.*,psycopg.*]\nignore_missing_imports = True\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--config-file", "mypy.ini", "--cache-dir", str(tmp_path / "cache"), "user.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=280, env={**os.environ, "MYPYPATH": str(REPO)})
+    out = done.stdout
+    errors = [line for line in out.splitlines() if ": error:" in line]
+    assert [line.split(":")[1] for line in errors] == ["13", "20"], out
+    assert all('"tell" of "ActorRef" has incompatible type "str"; expected "int"' in line for line in errors), out
+    assert 'Revealed type is "rayka.actors._ref.ActorRef[int]"' in out
+    assert 'Revealed type is "rayka.actors._reply.Reply[Any]"' in out
