@@ -33,7 +33,7 @@ class Backend:
 
 @pytest.fixture(scope="session")
 def _ray_system(ray_cluster):
-    system = rayka.ActorSystem("contract", cluster=rayka.RayCluster(address=ray_cluster.address, nodes=2))
+    system = rayka.ActorSystem("contract-ray", cluster=rayka.RayCluster(address=ray_cluster.address, nodes=2))
     try:
         yield system
     finally:
