@@ -10,15 +10,27 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, Literal
 
 from rayka._errors import JournalError
 from rayka.persistence._protocol import JournalStatistics, Recovery, checked_recovery
 from rayka.persistence._writer import APPEND, DELETE, SNAPSHOT, STOP, GroupWriter, Store
 
-__all__ = ["MAX_SEQ", "QueuedJournal"]
+__all__ = ["MAX_SEQ", "QueuedJournal", "SyncMode", "check_options"]
 
 MAX_SEQ = 2**63 - 1
+
+SyncMode = Literal["group", "always", "off"]
+
+
+def check_options(sync: object, group_window: object, max_group: object) -> None:
+    """Refuse a journal's options before it opens anything (both journals take the same three)."""
+    if sync not in ("group", "always", "off"):
+        raise ValueError(f"sync must be 'group', 'always' or 'off', not {sync!r}")
+    if not isinstance(group_window, (int, float)) or not group_window >= 0:
+        raise ValueError(f"group_window must be >= 0 seconds, not {group_window!r}")
+    if not isinstance(max_group, int) or max_group < 1:
+        raise ValueError(f"max_group must be an int >= 1, not {max_group!r}")
 
 
 class QueuedJournal:
@@ -27,13 +39,15 @@ class QueuedJournal:
     _name: str
     _writer: GroupWriter
 
-    def _start_writer(self, store: Store, *, per_request: bool, window: float, max_group: int) -> None:
+    def _start_writer(self, store: Store, sync: SyncMode, group_window: float, max_group: int) -> None:
+        """Hand ``store`` to the writer thread: ``sync="always"`` commits every request on its own."""
         self._state_lock = threading.Lock()
         self._closed = False
         self._crash: BaseException | None = None
+        always = sync == "always"
         self._writer = GroupWriter(
-            repr(self._name), store, per_request=per_request, window=window, max_group=max_group,
-            on_exit=self._on_writer_exit,
+            repr(self._name), store, per_request=always, window=0.0 if always else group_window,
+            max_group=max_group, on_exit=self._on_writer_exit,
         )
         self._queue = self._writer.queue
 

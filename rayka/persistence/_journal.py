@@ -16,17 +16,14 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 from rayka._errors import JournalError
-from rayka.persistence._base import MAX_SEQ, QueuedJournal
+from rayka.persistence._base import MAX_SEQ, QueuedJournal, SyncMode, check_options
 from rayka.persistence._protocol import JournalStatistics
 from rayka.persistence._sqlite import _HEAD_SQL, SqliteStore, acquire_lock, connect, release_lock
 
-__all__ = ["JournalStatistics", "SqliteJournal"]
-
-SyncMode = Literal["group", "always", "off"]
-
+__all__ = ["JournalStatistics", "SqliteJournal", "SyncMode"]
 
 class SqliteJournal(QueuedJournal):
     """A durable, thread-safe event journal in one SQLite file (WAL mode, group commit).
@@ -73,12 +70,7 @@ class SqliteJournal(QueuedJournal):
         group_window: float = 0.002,
         max_group: int = 1000,
     ) -> None:
-        if sync not in ("group", "always", "off"):
-            raise ValueError(f"sync must be 'group', 'always' or 'off', not {sync!r}")
-        if not group_window >= 0:
-            raise ValueError(f"group_window must be >= 0 seconds, not {group_window!r}")
-        if not isinstance(max_group, int) or max_group < 1:
-            raise ValueError(f"max_group must be an int >= 1, not {max_group!r}")
+        check_options(sync, group_window, max_group)
         self._path = os.fspath(path)
         self._sync = sync
         lock = self._path + ".lock"
@@ -97,8 +89,7 @@ class SqliteJournal(QueuedJournal):
         self._name = self._path
         self._reader: sqlite3.Connection | None = reader
         self._reader_lock = threading.Lock()
-        self._start_writer(SqliteStore(self._path, writer), per_request=sync == "always",
-                           window=0.0 if sync == "always" else group_window, max_group=max_group)
+        self._start_writer(SqliteStore(self._path, writer), sync, group_window, max_group)
 
     @property
     def path(self) -> str:

@@ -19,10 +19,10 @@ import hashlib
 import secrets
 import threading
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 from rayka._errors import JournalError
-from rayka.persistence._base import MAX_SEQ, QueuedJournal
+from rayka.persistence._base import MAX_SEQ, QueuedJournal, SyncMode, check_options
 
 try:
     import psycopg
@@ -98,17 +98,12 @@ class PostgresJournal(QueuedJournal):
         dsn: str,
         *,
         schema: str = "rayka",
-        sync: Literal["group", "always", "off"] = "group",
+        sync: SyncMode = "group",
         group_window: float = 0.002,
         max_group: int = 1000,
         connect_timeout: float = 5.0,
     ) -> None:
-        if sync not in ("group", "always", "off"):
-            raise ValueError(f"sync must be 'group', 'always' or 'off', not {sync!r}")
-        if not group_window >= 0:
-            raise ValueError(f"group_window must be >= 0 seconds, not {group_window!r}")
-        if not isinstance(max_group, int) or max_group < 1:
-            raise ValueError(f"max_group must be an int >= 1, not {max_group!r}")
+        check_options(sync, group_window, max_group)
         if not isinstance(schema, str) or not schema:
             raise ValueError(f"schema must be a non-empty str, not {schema!r}")
         self._dsn = dsn
@@ -124,9 +119,7 @@ class PostgresJournal(QueuedJournal):
         except BaseException:
             self._reader.close()
             raise
-        store = _PostgresStore(self._name, self._connect, self._sql, sync)
-        self._start_writer(store, per_request=sync == "always",
-                           window=0.0 if sync == "always" else group_window, max_group=max_group)
+        self._start_writer(_PostgresStore(self._name, self._connect, self._sql), sync, group_window, max_group)
 
     # ------------------------------------------------------------------ reads
 
@@ -267,8 +260,7 @@ class _PostgresStore:
     errors: tuple[type[BaseException], ...] = (psycopg.Error,)
     request_errors: tuple[type[BaseException], ...] = (psycopg.errors.IntegrityError, psycopg.errors.DataError)
 
-    def __init__(self, name: str, connect: Callable[[], psycopg.Connection[Any]], statements: _Statements,
-                 sync: str) -> None:
+    def __init__(self, name: str, connect: Callable[[], psycopg.Connection[Any]], statements: _Statements) -> None:
         self._name = name
         self._connect = connect
         self._sql = statements
