@@ -343,12 +343,18 @@ class Lifecycle(CellState):
             if child.can_stop_now():
                 child.stop_now()
                 continue
-            waiter = child.termination_future()
+            await self.stop_child(child)
+
+    async def stop_child(self, child: ActorCell, *, ask: bool = True) -> None:
+        """Stop ``child`` (or, with ``ask=False``, wait for a stop already asked) within its shutdown
+        timeout; past it, terminate it without waiting."""
+        waiter = child.termination_future()
+        if ask:
             child.request_stop()
-            timeout = self.child_timeout(child)
-            if not await settle(waiter, timeout):
-                log.warning("rayka: %s did not stop within %s s; terminating it", child.path, timeout)
-                child.force_terminate()
+        timeout = self.child_timeout(child)
+        if not await settle(waiter, timeout):
+            log.warning("rayka: %s did not stop within %s s; terminating it", child.path, timeout)
+            child.force_terminate()
 
     async def _await_stopping_children(self) -> None:
         """Wait for the children an ``on_pre_restart`` stopped (each within its timeout); the rest stay."""
@@ -358,11 +364,7 @@ class Lifecycle(CellState):
             asked = any(op in (STOP, STOP_FAILED) for op, _ in (getattr(child, "_sys", None) or ()))
             if child.state < STOPPING and not asked:
                 continue  # kept across the restart
-            waiter = child.termination_future()
-            timeout = self.child_timeout(child)
-            if not await settle(waiter, timeout):
-                log.warning("rayka: %s did not stop within %s s; terminating it", child.path, timeout)
-                child.force_terminate()
+            await self.stop_child(child, ask=False)
 
     def child_timeout(self, child: ActorCell) -> float | None:
         """A child's shutdown timeout: the parent's ``shutdown_timeouts`` entry, the class's, the system's."""

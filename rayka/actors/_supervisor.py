@@ -25,7 +25,6 @@ the OTP way:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import deque
 from dataclasses import dataclass
@@ -399,14 +398,6 @@ class Supervisor(Actor):
                 continue
             self._refs[name] = None
             self.context.unwatch(ref)  # its Terminated is ours to expect, not a stop to act on
-            cell: Any = ref._cell
-            waiter = cell.termination_future()
-            ref.stop()
-            me: Any = self.context  # the supervisor's own cell
-            timeout = me.child_timeout(cell)
-            try:
-                await asyncio.wait_for(asyncio.shield(waiter), timeout)
-            except asyncio.TimeoutError:
-                log.warning("rayka: %s did not stop within %s s; terminating it", ref.path, timeout)
-                cell.force_terminate()
+            me: Any = self.context  # the supervisor's own cell: the core's bounded stop
+            await me.stop_child(ref._cell)
 

@@ -55,7 +55,7 @@ def test_unwatch_drops_a_terminated_already_queued(system: rayka.ActorSystem) ->
 
 
 class AsyncWatcher(rayka.Actor):
-    def __init__(self, target: rayka.ActorRef, probe: rayka.ActorRef, go: asyncio.Event | None = None) -> None:
+    def __init__(self, target: rayka.ActorRef, probe: rayka.ActorRef) -> None:
         self.target, self.probe = target, probe
 
     def on_start(self) -> None:
