@@ -25,7 +25,9 @@ import msgpack
 
 from rayka._errors import SerializationError
 
-__all__ = ["EXT_HOOK", "EXT_PICKLE", "EXT_TUPLE", "MAX_NESTING", "PICKLE_PROTOCOL", "pack", "unpack"]
+__all__ = [
+    "EXT_HOOK", "EXT_PICKLE", "EXT_TUPLE", "MAX_NESTING", "PICKLE_PROTOCOL", "PickleFailed", "TooDeep", "pack", "unpack",
+]
 
 MAX_NESTING = 64
 """Most levels of tuples (and hooked objects) inside one another in a message or an event."""
@@ -34,12 +36,12 @@ EXT_TUPLE, EXT_PICKLE, EXT_HOOK = 1, 2, 3
 PICKLE_PROTOCOL = 5
 
 
-class _TooDeep(Exception):
-    """Carry "nested deeper than MAX_NESTING" out of msgpack's ``default`` callback."""
+class TooDeep(Exception):
+    """Carry "nested deeper than MAX_NESTING" out of msgpack's ``default`` callback (here and on the wire)."""
 
 
-class _PickleFailed(Exception):
-    """Carry a pickling failure out of msgpack's ``default`` callback."""
+class PickleFailed(Exception):
+    """Carry a pickling failure out of msgpack's ``default`` callback (here and on the wire)."""
 
 
 class _State(threading.local):
@@ -65,7 +67,7 @@ def _packb(obj: Any) -> bytes:
 def _nested(code: int, obj: Any) -> msgpack.ExtType:
     state = _state
     if state.depth >= MAX_NESTING:
-        raise _TooDeep()
+        raise TooDeep()
     state.depth += 1
     try:
         return msgpack.ExtType(code, _packb(obj))
@@ -79,7 +81,7 @@ def _default(obj: Any) -> msgpack.ExtType:
     try:
         return msgpack.ExtType(EXT_PICKLE, cloudpickle.dumps(obj, protocol=PICKLE_PROTOCOL))
     except Exception as exc:
-        raise _PickleFailed(obj) from exc
+        raise PickleFailed(obj) from exc
 
 
 def pack(obj: Any) -> bytes:
@@ -95,12 +97,12 @@ def pack(obj: Any) -> bytes:
     """
     try:
         return _packb(obj)
-    except _TooDeep:
+    except TooDeep:
         raise SerializationError(
             f"a {type(obj).__name__} nested deeper than {MAX_NESTING} levels of tuples cannot be stored or sent "
             "(a reader would overflow its stack); flatten it, or use lists, which have no such limit"
         ) from None
-    except _PickleFailed as exc:
+    except PickleFailed as exc:
         raise SerializationError(
             f"cannot serialize a {type(exc.args[0]).__name__} inside a {type(obj).__name__}: {exc.__cause__!r}"
         ) from exc.__cause__

@@ -15,6 +15,7 @@ import msgpack
 from msgpack import ExtType
 
 from rayka._errors import SerializationError
+from rayka._values import PickleFailed, TooDeep
 from rayka.cluster._wire_format import (
     _EXT_HOOK,
     _EXT_PICKLE,
@@ -30,14 +31,6 @@ from rayka.cluster._wire_format import (
 __all__ = ["Encoder"]
 
 _FRAME_PREFIX = _MAGIC + bytes((WIRE_VERSION,))
-
-
-class _PickleFailed(Exception):
-    """Carry a pickling failure out of msgpack's ``default`` callback."""
-
-
-class _TooDeep(Exception):
-    """Carry "nested deeper than MAX_NESTING" out of msgpack's ``default`` callback."""
 
 
 class _HookPickler(cloudpickle.Pickler):
@@ -96,7 +89,7 @@ class Encoder:
         local = self._depth
         depth = getattr(local, "n", 0)
         if depth >= MAX_NESTING:
-            raise _TooDeep()
+            raise TooDeep()
         local.n = depth + 1
         try:
             return ExtType(code, self._pack(obj))
@@ -114,7 +107,7 @@ class Encoder:
         try:
             return ExtType(_EXT_PICKLE, self._dumps(obj))
         except Exception as exc:
-            raise _PickleFailed(obj) from exc
+            raise PickleFailed(obj) from exc
 
     def _dumps(self, obj: Any) -> bytes:
         if self._hook is None:
@@ -165,9 +158,9 @@ class Encoder:
             if type(payload) is tuple:
                 return packer.pack([target, sender, ~kind, [*payload], reply_id])
             return packer.pack([target, sender, kind, payload, reply_id])
-        except _PickleFailed as exc:
+        except PickleFailed as exc:
             raise _serialization_error(target, payload, exc.__cause__, exc.args[0]) from exc.__cause__
-        except _TooDeep:
+        except TooDeep:
             raise _too_deep(target, payload, f"{MAX_NESTING} levels of tuples or objects") from None
         except Exception:
             # msgpack itself refused (an int over 64 bits, a cycle, nesting over
@@ -182,7 +175,7 @@ class Encoder:
         try:
             pickled = ExtType(_EXT_PICKLE, self._dumps(payload))
             return self._pack([target, sender, kind, pickled, reply_id])
-        except _PickleFailed as exc:
+        except PickleFailed as exc:
             raise _serialization_error(target, payload, exc.__cause__, exc.args[0]) from exc.__cause__
         except Exception as exc:
             raise _serialization_error(target, payload, exc) from exc
