@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._errors import RaykaError
-from ._signals import ChildFailed, SignalMark
+from ..mailbox._queues import SignalMark
+from ._signals import ChildFailed
 from ._state import CellState
 
 if TYPE_CHECKING:

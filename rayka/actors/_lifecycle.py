@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import ActorStopped, InvalidActorName, SystemClosed
 from ._aio import drive, settle
-from ._signals import ChildFailed, SignalMark, Terminated
+from ..mailbox._queues import SignalMark
+from ._signals import ChildFailed, Terminated
 from ._state import CellState
 from ._timers import Timer
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._ref import ActorRef
 
-__all__ = ["ChildFailed", "DeadLetter", "Signal", "SignalMark", "Terminated"]
+__all__ = ["ChildFailed", "DeadLetter", "Signal", "Terminated"]
 
 
 class Signal:
@@ -34,26 +34,6 @@ class ChildFailed(Terminated):
     """The child ``ref`` was stopped by its supervisor because of ``error``."""
 
     error: BaseException
-
-
-class SignalMark:
-    """Stands in the reply slot of an envelope that carries a death-watch signal.
-
-    It marks the envelope as a signal about ``cell`` (so ``unwatch`` can take
-    it back out of the mailbox, and a priority mailbox does not pass it to the
-    user's key), and it answers the reply calls of the message loop with nothing.
-    """
-
-    __slots__ = ("cell",)
-
-    def __init__(self, cell: Any) -> None:
-        self.cell = cell
-
-    def set_result(self, result: Any) -> None:
-        pass
-
-    def set_exception(self, error: BaseException) -> None:
-        pass
 
 
 @dataclass(frozen=True, slots=True)

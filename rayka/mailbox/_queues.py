@@ -14,7 +14,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-__all__ = ["BoundedQueue", "MailboxStatistics", "PriorityQueue", "UnboundedQueue", "new_deque"]
+__all__ = ["BoundedQueue", "MailboxStatistics", "PriorityQueue", "SignalMark", "UnboundedQueue", "new_deque"]
 
 Envelope = tuple  # (message, sender, reply)
 _create_lock = threading.Lock()
@@ -29,10 +29,29 @@ def _remove_from(q: deque, matches: Callable[[Envelope], bool]) -> int:
     return removed
 
 
+class SignalMark:
+    """Stands in the reply slot of an envelope that carries a death-watch signal.
+
+    It marks the envelope as a signal about ``cell`` (so ``unwatch`` can take
+    it back out of the mailbox, and a priority mailbox does not pass it to the
+    user's key), and it answers the reply calls of the message loop with nothing.
+    """
+
+    __slots__ = ("cell",)
+
+    def __init__(self, cell: Any) -> None:
+        self.cell = cell
+
+    def set_result(self, result: Any) -> None:
+        pass
+
+    def set_exception(self, error: BaseException) -> None:
+        pass
+
+
 def _is_signal(envelope: Envelope) -> bool:
     """A death-watch signal (its reply slot holds a ``SignalMark``), which no user key may see."""
-    reply = envelope[2]
-    return reply is not None and type(reply).__name__ == "SignalMark"
+    return type(envelope[2]) is SignalMark
 
 
 def new_deque(owner: object, attr: str = "_q") -> deque:
