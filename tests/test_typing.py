@@ -1,4 +1,4 @@
-"""A user's type checker sees typed refs: ``Actor[M]`` makes ``spawn`` return ``ActorRef[M]``."""
+"""A user's type checker sees typed refs: ``Actor[M, R]`` makes ``spawn`` return ``ActorRef[M, R]``, ``ask`` ``Reply[R]``."""
 
 from __future__ import annotations
 
@@ -15,31 +15,39 @@ USER_CODE = '''
 import rayka
 
 
-class Counter(rayka.Actor[int]):
+class Counter(rayka.Actor[int, int]):
     def receive(self, message: int) -> int:
+        return message
+
+
+class Echo(rayka.Actor[str]):
+    def receive(self, message: str) -> str:
         return message
 
 
 class Parent(rayka.Actor):
     def receive(self, message: object) -> object:
         child = self.context.spawn(Counter)
-        child.tell("not an int")  # line 13: refused
+        child.tell("not an int")  # line 18: refused
         return child
 
 
 with rayka.ActorSystem("typed") as system:
     counter = system.spawn(Counter)
     counter.tell(5)
-    counter.tell("five")  # line 20: refused
+    counter.tell("five")  # line 25: refused
     reveal_type(counter)
     reveal_type(counter.ask(1))
+    total: int = counter.ask(1).result()
+    name: str = counter.ask(1).result()  # line 29: refused
+    reveal_type(system.spawn(Echo).ask("hi"))
     anything = system.spawn(Parent)
     anything.tell("a plain Actor takes anything")
 '''
 
 
 @pytest.mark.timeout(300)
-def test_a_users_mypy_sees_the_message_type_through_spawn_and_context_spawn(tmp_path: Path) -> None:
+def test_a_users_mypy_sees_message_and_answer_types_through_spawn_context_spawn_and_ask(tmp_path: Path) -> None:
     (tmp_path / "user.py").write_text(USER_CODE)
     (tmp_path / "mypy.ini").write_text(
         "[mypy]\nfollow_imports = silent\n"
@@ -49,7 +57,9 @@ def test_a_users_mypy_sees_the_message_type_through_spawn_and_context_spawn(tmp_
         cwd=tmp_path, capture_output=True, text=True, timeout=280, env={**os.environ, "MYPYPATH": str(REPO)})
     out = done.stdout
     errors = [line for line in out.splitlines() if ": error:" in line]
-    assert [line.split(":")[1] for line in errors] == ["13", "20"], out
-    assert all('"tell" of "ActorRef" has incompatible type "str"; expected "int"' in line for line in errors), out
-    assert 'Revealed type is "rayka.actors._ref.ActorRef[int]"' in out
-    assert 'Revealed type is "rayka.actors._reply.Reply[Any]"' in out
+    assert [line.split(":")[1] for line in errors] == ["18", "25", "29"], out
+    assert all('"tell" of "ActorRef" has incompatible type "str"; expected "int"' in line for line in errors[:2]), out
+    assert 'Incompatible types in assignment (expression has type "int", variable has type "str")' in errors[2], out
+    assert 'Revealed type is "rayka.actors._ref.ActorRef[int, int]"' in out
+    assert 'Revealed type is "rayka.actors._reply.Reply[int]"' in out
+    assert 'Revealed type is "rayka.actors._reply.Reply[Any]"' in out  # Actor[str]: answers not declared

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic
+
+from typing_extensions import TypeVar
 
 from ._supervision import DEFAULT_STRATEGY, Strategy
 
+from ._context import ActorContext
+
 if TYPE_CHECKING:
     from ..mailbox import Mailbox
-    from ._context import ActorContext
+    from ._state import CellState
 
 __all__ = ["Actor"]
 
 M = TypeVar("M")
+R = TypeVar("R", default=Any)
 
 
-class Actor(Generic[M]):
+class Actor(Generic[M, R]):
     """An object with private state that handles one message at a time.
 
     Subclass it and write ``receive(self, message)``, plain or ``async``; its
@@ -26,9 +31,14 @@ class Actor(Generic[M]):
     - ``throughput``: messages handled per turn before others get the loop.
     - ``blocking``: run ``receive`` on a thread pool (for blocking or CPU-heavy handlers).
 
+    The runtime keeps ``context``, ``_cell`` and ``_context`` on every actor:
+    a subclass must not assign them.
+
     Typed messages: ``class Counter(rayka.Actor[int])`` makes ``spawn``
     return an ``ActorRef[int]``, so a type checker refuses ``ref.tell("x")``.
-    A plain ``rayka.Actor`` takes anything.
+    ``rayka.Actor[int, str]`` also types the answers: ``ref.ask(1)`` is then a
+    ``Reply[str]`` (declared, not checked against ``receive``, which may be
+    ``async``). A plain ``rayka.Actor`` takes anything and answers ``Any``.
 
     Example:
         >>> import rayka
@@ -40,8 +50,9 @@ class Actor(Generic[M]):
         'hi'
     """
 
-    __slots__ = ("_context", "__dict__", "__weakref__")
+    __slots__ = ("_cell", "_context", "__dict__", "__weakref__")
 
+    _cell: CellState
     _context: ActorContext
     #: how this actor supervises its children; a class attribute, or set per instance (as ``Supervisor`` does)
     supervisor_strategy: Strategy = DEFAULT_STRATEGY
@@ -52,7 +63,11 @@ class Actor(Generic[M]):
     @property
     def context(self) -> ActorContext:
         """This actor's context: its ref, parent, children, sender, spawn, stop, watch, timers."""
-        return self._context
+        try:
+            return self._context
+        except AttributeError:  # made on first use: an idle actor that never asks for it does not pay for it
+            context = self._context = ActorContext(self._cell)
+            return context
 
     def receive(self, message: M) -> Any:
         """Handle one message; the return value answers an ask."""

@@ -1,9 +1,9 @@
 """ActorCell: one actor's runtime state, its mailbox and its message loop.
 
-The cell is the actor's context too (``ActorCell`` subclasses
-``ActorContext``), so an actor costs one cell, one ref, one mailbox object and
-its own instance. Lifecycle lives in ``_lifecycle.py``, supervision in
-``_supervising.py``.
+An actor costs one cell, one ref, one mailbox object, its own instance and the
+``ActorContext`` façade its instance holds. Lifecycle lives in
+``_lifecycle.py``, supervision in ``_supervising.py``; their shared fields are
+declared in ``_state.py``.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ActorStopped, MailboxFull, SystemClosed
-from ..mailbox._queues import UnboundedQueue, new_deque
-from ._context import ActorContext
+from ..mailbox._queues import SignalMark, UnboundedQueue, new_deque
 from ._lifecycle import Lifecycle
 from ._ref import ActorRef
 from ._reply import Reply
 from ._signals import DeadLetter
+from ._state import Envelope
 from ._supervising import Supervising
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ RUNNING, SUSPENDED, STOPPING, TERMINATED = 0, 1, 2, 3
 _monotonic = time.monotonic
 
 
-class ActorCell(Lifecycle, Supervising, ActorContext):
+class ActorCell(Lifecycle, Supervising):
     """The runtime side of one actor (internal; users see ``ActorContext`` and ``ActorRef``)."""
 
     __slots__ = ()  # the fields are CellState's
@@ -109,14 +109,17 @@ class ActorCell(Lifecycle, Supervising, ActorContext):
         return self._system._reduce_ref(self)
 
     # -- sending ---------------------------------------------------------------
-    def tell(self, message: Any, sender: ActorRef | None) -> None:
+    def tell(self, message: Any, sender: ActorRef | None, reply: Reply | SignalMark | None = None) -> None:
+        """Queue one envelope: the one enqueue path of tell, ask and send (a full mailbox raises)."""
         if self.state == TERMINATED:
-            if self._system.terminated:
-                raise SystemClosed(f"actor system {self._system.name!r} is shut down; {self.path} cannot be told")
-            self._system.dead_letters.publish(DeadLetter(message, sender, self.path, "stopped"))
+            system = self._system
+            if system.terminated:
+                verb = "told" if reply is None else "asked"
+                raise SystemClosed(f"actor system {system.name!r} is shut down; {self.path} cannot be {verb}")
+            self._dead_letter((message, sender, reply), "stopped")  # counted; an ask fails at once
             return
         try:
-            dropped = self._put((message, sender, None))
+            dropped = self._put((message, sender, reply))
         except OverflowError:
             raise self._full(message) from None
         if dropped is not None:
@@ -126,31 +129,17 @@ class ActorCell(Lifecycle, Supervising, ActorContext):
             self.dispatcher.schedule(self)
 
     def ask(self, message: Any, timeout: float | None) -> Reply:
-        system = self._system
         if timeout is not None:
             if timeout < 0:
                 raise ValueError(f"ask to {self.path}: timeout must be >= 0 or None, got {timeout!r}")
             deadline = _monotonic() + timeout
         else:
             deadline = None
-        reply: Reply = Reply(deadline, "ask to " + self.path, system._loop_thread)
-        if self.state == TERMINATED:
-            if system.terminated:
-                raise SystemClosed(f"actor system {system.name!r} is shut down; {self.path} cannot be asked")
-            self._dead_letter((message, None, reply), "stopped")  # counted, and the ask fails at once
-            return reply
-        try:
-            dropped = self._put((message, None, reply))
-        except OverflowError:
-            raise self._full(message) from None
-        if dropped is not None:
-            self._dead_letter(dropped, "overflow")
-        if not self._scheduled:
-            self._scheduled = True
-            self.dispatcher.schedule(self)
+        reply: Reply = Reply(deadline, "ask to " + self.path, self._system._loop_thread)
+        self.tell(message, None, reply)
         return reply
 
-    def put_envelope(self, envelope: tuple) -> Reply | None:
+    def put_envelope(self, envelope: Envelope) -> Reply | None:
         """Queue an envelope built elsewhere (forwarded or remote asks); dead targets fail its reply.
 
         A full ``backpressure`` mailbox keeps it waiting in line: the returned
@@ -167,13 +156,9 @@ class ActorCell(Lifecycle, Supervising, ActorContext):
             self.wake()
             return admitted if waiting else None
         try:
-            dropped = self._put(envelope)
-        except OverflowError:
+            self.tell(*envelope)
+        except MailboxFull:  # nobody here to raise to: the envelope is a dead letter (its ask fails)
             self._dead_letter(envelope, "overflow")
-            return None
-        if dropped is not None:
-            self._dead_letter(dropped, "overflow")
-        self.wake()
         return None
 
     def send(self, message: Any, sender: ActorRef | None) -> Reply:
@@ -203,7 +188,7 @@ class ActorCell(Lifecycle, Supervising, ActorContext):
             f"message not queued: {hint}"
         )
 
-    def _dead_letter(self, envelope: tuple, reason: str) -> None:
+    def _dead_letter(self, envelope: Envelope, reason: str) -> None:
         message, sender, reply = envelope
         if reply is not None:
             if reason == "overflow":
@@ -250,9 +235,6 @@ class ActorCell(Lifecycle, Supervising, ActorContext):
         if info.is_async or info.blocking:
             if not self._start_one(info):
                 return
-        elif type(self.mailbox) is UnboundedQueue:
-            if not self._turn_unbounded(info.throughput or self._system.throughput):
-                return
         elif not self._turn(info.throughput or self._system.throughput):
             return
         self._current = None
@@ -263,73 +245,57 @@ class ActorCell(Lifecycle, Supervising, ActorContext):
             if len(self.mailbox) or self._sys:
                 self.wake()
 
-    def _turn_unbounded(self, n: int) -> bool:
-        """Handle up to ``n`` messages of the default mailbox (the hot path); False if the actor failed."""
+    def _turn(self, n: int) -> bool:
+        """Handle up to ``n`` messages; False if the actor failed (the one turn loop of sync actors)."""
         mailbox = self.mailbox
-        q = mailbox._q
-        if not q:
-            return True
-        if len(q) > mailbox.peak:
-            mailbox.peak = len(q)
-        popleft = q.popleft
+        if type(mailbox) is UnboundedQueue:  # the default mailbox: pop its deque directly, no lock to take
+            q = mailbox._q
+            if not q:
+                return True
+            if len(q) > mailbox.peak:  # sampled once a turn (a bounded queue counts it on put)
+                mailbox.peak = len(q)
+            pop = q.popleft
+        else:
+            pop = mailbox.pop
         receive = self._receive
         count = 0
         while count < n:
             try:
-                envelope = popleft()
+                envelope = pop()
             except IndexError:
                 break
             count += 1
             self._current = envelope
+            message, _, reply = envelope
             try:
-                result = receive(envelope[0])
+                result = receive(message)
             except BaseException as error:  # noqa: BLE001 - every failure goes to the supervisor
                 mailbox.processed += count
                 self.handler_failed(error, envelope)
                 self._scheduled = False
                 return False
-            reply = envelope[2]
-            if reply is not None and self._current is envelope:
+            if reply is not None and self._current is envelope:  # not deferred, not stashed
                 reply.set_result(result)
             if self._sys:
                 break
         mailbox.processed += count
         return True
 
-    def _turn(self, n: int) -> bool:
-        """Handle up to ``n`` messages of any other mailbox; False if the actor failed."""
-        take = self.mailbox.take
-        receive = self._receive
-        while n:
-            envelope = take()
-            if envelope is None:
-                break
-            n -= 1
-            self._current = envelope
-            try:
-                result = receive(envelope[0])
-            except BaseException as error:  # noqa: BLE001 - every failure goes to the supervisor
-                self.handler_failed(error, envelope)
-                self._scheduled = False
-                return False
-            reply = envelope[2]
-            if reply is not None and self._current is envelope:
-                reply.set_result(result)
-            if self._sys:
-                break
-        return True
-
     def _start_one(self, info: Any) -> bool:
         """Start handling one message of an async or blocking actor; False when it is now busy or failed."""
-        envelope = self.mailbox.take()
-        if envelope is None:
+        mailbox = self.mailbox
+        try:
+            envelope = mailbox.pop()
+        except IndexError:
             return True
+        mailbox.processed += 1
         self._current = envelope
+        message = envelope[0]
         if info.blocking:
-            self.start_async(self._system.run_blocking(self._receive, envelope[0]), envelope)
+            self.start_async(self._system.run_blocking(self._receive, message), envelope)
             return False
         try:
-            result = self._receive(envelope[0])
+            result = self._receive(message)
         except BaseException as error:  # noqa: BLE001 - every failure goes to the supervisor
             self.handler_failed(error, envelope)
             self._scheduled = False

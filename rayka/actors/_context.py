@@ -1,4 +1,10 @@
-"""ActorContext: what an actor sees of itself and the system (``self.context``)."""
+"""ActorContext: what an actor sees of itself and the system (``self.context``).
+
+A thin façade over the actor's cell: it holds nothing but the cell, reads the
+cell's fields (declared in ``CellState``) and keeps the cell's own methods
+(its message loop, lifecycle and supervision) out of the user's reach, as
+Akka's ``ActorContext`` is "not for user extension".
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .._errors import RaykaError
 from ..mailbox._queues import SignalMark
 from ._signals import ChildFailed
-from ._state import CellState
-
 if TYPE_CHECKING:
     from ._actor import Actor
+    from ._state import CellState
     from ._ref import ActorRef
     from ._reply import Reply
     from ._timers import Timer
@@ -18,9 +23,10 @@ if TYPE_CHECKING:
 __all__ = ["ActorContext"]
 
 M = TypeVar("M")
+R = TypeVar("R")
 
 
-class ActorContext(CellState):
+class ActorContext:
     """An actor's view of itself: ``self``, ``parent``, ``children``, ``sender``,
     ``spawn``, ``stop``, ``watch``, ``unwatch``, timers and the stash.
 
@@ -39,36 +45,42 @@ class ActorContext(CellState):
         ['/user/p/kid']
     """
 
-    __slots__ = ()
+    __slots__ = ("_cell",)
+
+    def __init__(self, cell: CellState) -> None:
+        self._cell = cell
+
+    def __repr__(self) -> str:
+        return f"<ActorContext of {self._cell.path}>"
 
     # -- identity ------------------------------------------------------------
     @property
     def self(self) -> ActorRef:
         """This actor's own ref."""
-        return self.ref
+        return self._cell.ref
 
     @property
     def parent(self) -> ActorRef | None:
         """The parent's ref (``None`` only for the root guardian)."""
-        parent = self.parent_cell
+        parent = self._cell.parent_cell
         return parent.ref if parent is not None else None
 
     @property
     def children(self) -> list[ActorRef]:
         """The live children, in start order."""
-        children = self._children
+        children = self._cell._children
         return [cell.ref for cell in list(children.values())] if children else []
 
     def child(self, name: str) -> ActorRef | None:
         """The child called ``name``, or ``None``."""
-        children = self._children
+        children = self._cell._children
         cell = children.get(name) if children else None
         return cell.ref if cell is not None else None
 
     @property
     def sender(self) -> ActorRef | None:
         """The sender of the message being handled, when it gave one."""
-        current = self._current
+        current = self._cell._current
         return current[1] if current is not None else None
 
     def defer_reply(self) -> Reply | None:
@@ -78,33 +90,38 @@ class ActorContext(CellState):
         returned :class:`Reply` yourself with ``set_result`` or ``set_exception``
         (a router forwarding it, a queue holding it until there is room).
         """
-        current = self._current
-        if current is None or current[2] is None or type(current[2]) is SignalMark:
+        cell = self._cell
+        current = cell._current
+        if current is None:
             return None
-        self._current = (current[0], current[1], None)
-        return current[2]
+        message, sender, reply = current
+        if reply is None or isinstance(reply, SignalMark):  # a tell, or a death-watch signal
+            return None
+        cell._current = (message, sender, None)
+        return reply
 
     @property
     def system(self) -> Any:
         """The :class:`~rayka.ActorSystem` this actor lives in."""
-        return self._system
+        return self._cell._system
 
     # -- children ------------------------------------------------------------
-    def spawn(self, cls: type[Actor[M]], *args: Any, name: str | None = None, mailbox: Any = None,
-              restart: Any = None, node: Any = None, **kwargs: Any) -> ActorRef[M]:
+    def spawn(self, cls: type[Actor[M, R]], *args: Any, name: str | None = None, mailbox: Any = None,
+              restart: Any = None, node: Any = None, **kwargs: Any) -> ActorRef[M, R]:
         """Start a child actor of ``cls(*args, **kwargs)``; see :meth:`ActorSystem.spawn`.
 
         The child lives on this actor's node unless ``node`` places it on
         another one (cluster mode); it is supervised by this actor either way.
         """
+        cell = self._cell
         if node is not None:
-            backend = self._system._backend
-            return backend.spawn_child(self, cls, args, kwargs, name=name, mailbox=mailbox, restart=restart, node=node)
-        return self.spawn_child(cls, args, kwargs, name, mailbox, restart)
+            backend = cell._system._backend
+            return backend.spawn_child(cell, cls, args, kwargs, name=name, mailbox=mailbox, restart=restart, node=node)
+        return cell.spawn_child(cls, args, kwargs, name, mailbox, restart)
 
     def stop(self, ref: ActorRef | None = None) -> None:
         """Stop ``ref`` (a child, or this actor itself when omitted)."""
-        (ref if ref is not None else self.ref).stop()
+        (ref if ref is not None else self._cell.ref).stop()
 
     # -- death watch ---------------------------------------------------------
     def watch(self, ref: ActorRef) -> ActorRef:
@@ -138,20 +155,21 @@ class ActorContext(CellState):
         return self._watch(ref, message)
 
     def _watch(self, ref: ActorRef, message: Any) -> ActorRef:
-        watching = self._watching
+        me = self._cell
+        watching = me._watching
         if watching is None:
-            watching = self._watching = {}
+            watching = me._watching = {}
         watching[ref._cell] = message
-        ref._cell.add_watcher(self)
+        ref._cell.add_watcher(me)
         return ref
 
     def unwatch(self, ref: ActorRef) -> ActorRef:
         """Stop watching ``ref``; its ``Terminated`` (or ``watch_with`` message) not yet handled is dropped."""
-        cell = ref._cell
-        if self._watching:
-            self._watching.pop(cell, None)
-        cell.remove_watcher(self)
-        self.mailbox.remove(
+        me, cell = self._cell, ref._cell
+        if me._watching:
+            me._watching.pop(cell, None)
+        cell.remove_watcher(me)
+        me.mailbox.remove(
             lambda envelope: type(envelope[2]) is SignalMark and envelope[2].cell is cell
             and not isinstance(envelope[0], ChildFailed))
         return ref
@@ -159,38 +177,40 @@ class ActorContext(CellState):
     # -- timers --------------------------------------------------------------
     def schedule_once(self, delay: float, message: Any) -> Timer:
         """Send ``message`` to this actor after ``delay`` seconds; cancelled when it stops or restarts."""
-        return self.start_timer(delay, None, message)
+        return self._cell.start_timer(delay, None, message)
 
     def schedule_repeatedly(self, interval: float, message: Any, *, initial_delay: float | None = None) -> Timer:
         """Send ``message`` to this actor every ``interval`` seconds until cancelled, stopped or restarted."""
         if interval <= 0:
-            raise ValueError(f"{self.path}: interval must be > 0 seconds, got {interval!r}")
+            raise ValueError(f"{self._cell.path}: interval must be > 0 seconds, got {interval!r}")
         first = interval if initial_delay is None else initial_delay
-        return self.start_timer(first, interval, message)
+        return self._cell.start_timer(first, interval, message)
 
     # -- stash ---------------------------------------------------------------
     def stash(self) -> None:
         """Set the message being handled aside until :meth:`unstash_all`."""
-        current = self._current
+        cell = self._cell
+        current = cell._current
         if current is None:
-            raise RaykaError(f"{self.path}: stash() works only while handling a message")
-        stash = self._stash
+            raise RaykaError(f"{cell.path}: stash() works only while handling a message")
+        stash = cell._stash
         if stash is None:
-            stash = self._stash = []
-        limit = self.stash_capacity
+            stash = cell._stash = []
+        limit = cell.stash_capacity
         if limit is not None and len(stash) >= limit:
             raise RaykaError(
-                f"{self.path}: stash is full ({limit} messages); unstash before stashing more"
+                f"{cell.path}: stash is full ({limit} messages); unstash before stashing more"
             )
         stash.append(current)
-        self._current = None
+        cell._current = None
 
     def unstash_all(self) -> int:
         """Put every stashed message back at the front of the mailbox, in order; returns how many."""
-        stash = self._stash
+        cell = self._cell
+        stash = cell._stash
         if not stash:
             return 0
-        self._stash = None
-        self.mailbox.prepend(stash)
-        self.wake()
+        cell._stash = None
+        cell.mailbox.prepend(stash)
+        cell.wake()
         return len(stash)

@@ -18,7 +18,7 @@ from .._errors import ActorStopped, InvalidActorName, SystemClosed
 from ._aio import drive, settle
 from ..mailbox._queues import SignalMark
 from ._signals import ChildFailed, Terminated
-from ._state import CellState
+from ._state import CellState, Envelope
 from ._timers import Timer
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ class Lifecycle(CellState):
     def create_instance(self) -> None:
         cls: Any = self.info.cls
         instance = cls.__new__(cls)
-        instance._context = self
+        instance._cell = self  # its context (a façade over this cell) is made when first asked for
         instance.__init__(*self.args, **(self.kwargs or {}))
         self.instance = instance
         self._receive = instance.receive
@@ -157,7 +157,7 @@ class Lifecycle(CellState):
         if inspect.isawaitable(result):
             self.start_async(result, None)
 
-    def start_async(self, awaitable: Any, envelope: tuple | None) -> None:
+    def start_async(self, awaitable: Any, envelope: Envelope | None) -> None:
         loop = self.dispatcher.loop
         if inspect.iscoroutine(awaitable):
             future: Any = loop.create_task(awaitable)
@@ -167,7 +167,7 @@ class Lifecycle(CellState):
         self._busy = future
         future.add_done_callback(functools.partial(self.async_done, envelope))
 
-    def async_done(self, envelope: tuple | None, future: asyncio.Future) -> None:
+    def async_done(self, envelope: Envelope | None, future: asyncio.Future) -> None:
         if self._busy is future:
             self._busy = None
         reply = envelope[2] if envelope is not None and self._current is envelope else None
@@ -185,9 +185,11 @@ class Lifecycle(CellState):
         else:  # failed or stopping: not scheduled now; whoever resumes or restarts it wakes it
             self._scheduled = False
 
-    def handler_failed(self, error: BaseException, envelope: tuple | None, force: bool = False) -> None:
-        if envelope is not None and envelope[2] is not None:
-            envelope[2].set_exception(error)
+    def handler_failed(self, error: BaseException, envelope: Envelope | None, force: bool = False) -> None:
+        if envelope is not None:
+            reply = envelope[2]
+            if reply is not None:
+                reply.set_exception(error)
         self._current = None
         if self.state != RUNNING and not force:
             log.error("rayka: %s failed while %s: %r", self.path, ("suspended", "stopping")[self.state == STOPPING],
@@ -399,8 +401,9 @@ class Lifecycle(CellState):
             return
         self.state = TERMINATED
         current, self._current = self._current, None
-        if current is not None and current[2] is not None:
-            current[2].set_exception(ActorStopped(f"{self.path} stopped while handling the message"))
+        reply = current[2] if current is not None else None
+        if reply is not None:
+            reply.set_exception(ActorStopped(f"{self.path} stopped while handling the message"))
         self.flush_to_dead_letters()
         if self._stash:
             for envelope in self._stash:

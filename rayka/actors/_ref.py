@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic
+
+from typing_extensions import TypeVar
 
 if TYPE_CHECKING:
     from ._cell import ActorCell
@@ -11,10 +13,11 @@ if TYPE_CHECKING:
 __all__ = ["ActorRef", "DEFAULT_ASK_TIMEOUT"]
 
 M = TypeVar("M")
+R = TypeVar("R", default=Any)  # what the actor answers an ask with: ``Actor[M, R]``
 DEFAULT_ASK_TIMEOUT = 5.0  # seconds, as gen_server:call
 
 
-class ActorRef(Generic[M]):
+class ActorRef(Generic[M, R]):
     """A handle to an actor: ``tell``, ``ask``, ``send``, ``stop``, ``path``, ``name``.
 
     Refs are safe to use from any thread, from asyncio code, from inside
@@ -41,7 +44,7 @@ class ActorRef(Generic[M]):
         """Send ``message`` without waiting; a dead target's messages go to dead letters."""
         self._cell.tell(message, sender)
 
-    def ask(self, message: M, *, timeout: float | None = DEFAULT_ASK_TIMEOUT) -> Reply[Any]:
+    def ask(self, message: M, *, timeout: float | None = DEFAULT_ASK_TIMEOUT) -> Reply[R]:
         """Send ``message`` and return a :class:`Reply` for the handler's return value.
 
         Args:

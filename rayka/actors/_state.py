@@ -2,8 +2,8 @@
 
 ``ActorCell`` is assembled from parts: the message loop (``_cell.py``), the
 lifecycle (``_lifecycle.py``), supervision of its children
-(``_supervising.py``) and the user's view, ``ActorContext`` (``_context.py``).
-They all work on one object, whose fields are declared here once, with their
+(``_supervising.py``); the user's view, ``ActorContext`` (``_context.py``), is
+a façade that holds the cell. The parts all work on one object, whose fields are declared here once, with their
 types, and filled in by ``ActorCell.__init__``. The methods below are the
 ones a part calls on another part; ``ActorCell`` (through its parts) defines
 them all.
@@ -24,7 +24,15 @@ if TYPE_CHECKING:
     from ._system import ActorSystem, ClassInfo
     from ._timers import Timer
 
-__all__ = ["CellState"]
+__all__ = ["CellState", "Envelope"]
+
+if TYPE_CHECKING:
+    from ..mailbox._queues import SignalMark
+
+    #: what a mailbox holds: ``(message, sender, reply)``, a plain tuple (see ``mailbox/_queues.py``)
+    Envelope = tuple[Any, ActorRef | None, Reply | SignalMark | None]
+else:
+    Envelope = tuple
 
 
 class CellState:
@@ -60,7 +68,7 @@ class CellState:
     _children: dict[str, ActorCell] | None
     _watchers: set[Any] | None
     _watching: dict[Any, Any] | None
-    _current: tuple | None
+    _current: Envelope | None
     _timers: set[Timer] | None
     _stash: list | None
     _record: Any
@@ -80,9 +88,9 @@ class CellState:
 
         def flush_to_dead_letters(self) -> None: ...
 
-        def _dead_letter(self, envelope: tuple, reason: str) -> None: ...
+        def _dead_letter(self, envelope: Envelope, reason: str) -> None: ...
 
-        def handler_failed(self, error: BaseException, envelope: tuple | None, force: bool = False) -> None: ...
+        def handler_failed(self, error: BaseException, envelope: Envelope | None, force: bool = False) -> None: ...
 
         def supervise(self, child: ActorCell, error: BaseException) -> None: ...
 
@@ -100,6 +108,8 @@ class CellState:
         def remove_watcher(self, watcher: Any) -> None: ...
 
         def termination_future(self) -> asyncio.Future: ...
+
+        async def stop_child(self, child: ActorCell, *, ask: bool = True) -> None: ...
 
         def ask(self, message: Any, timeout: float | None) -> Reply: ...
 

@@ -169,11 +169,11 @@ class Supervisor(Actor):
 
     def _keep_start_order(self) -> None:
         """A restarted child is spawned last; put the cell's children back in spec order (stop order reverses it)."""
-        cell: Any = self.context
+        cell = self.context._cell
         children = cell._children
         if not children:
             return
-        with cell.system.lock:
+        with cell._system.lock:
             ordered = {name: children[name] for name in self._specs if name in children}
             ordered.update((name, child) for name, child in children.items() if name not in ordered)
             cell._children = ordered
@@ -398,6 +398,5 @@ class Supervisor(Actor):
                 continue
             self._refs[name] = None
             self.context.unwatch(ref)  # its Terminated is ours to expect, not a stop to act on
-            me: Any = self.context  # the supervisor's own cell: the core's bounded stop
-            await me.stop_child(ref._cell)
+            await self.context._cell.stop_child(ref._cell)  # the core's bounded stop
 

@@ -32,6 +32,7 @@ from ._timers import Clock, LoopClock
 __all__ = ["ActorSystem", "ClassInfo"]
 
 M = TypeVar("M")
+R = TypeVar("R")
 
 log = logging.getLogger("rayka")
 _DEFAULT_THROUGHPUT = 100
@@ -198,8 +199,8 @@ class ActorSystem:
         return cell
 
     # -- public API ----------------------------------------------------------
-    def spawn(self, cls: type[Actor[M]], *args: Any, name: str | None = None, mailbox: Mailbox | None = None,
-              restart: Any = None, node: Any = None, **kwargs: Any) -> ActorRef[M]:
+    def spawn(self, cls: type[Actor[M, R]], *args: Any, name: str | None = None, mailbox: Mailbox | None = None,
+              restart: Any = None, node: Any = None, **kwargs: Any) -> ActorRef[M, R]:
         """Start a top-level actor ``cls(*args, **kwargs)`` under ``/user`` and return its ref.
 
         Args:
@@ -215,8 +216,8 @@ class ActorSystem:
         """
         return self._backend.spawn(cls, args, kwargs, name=name, mailbox=mailbox, restart=restart, node=node)
 
-    def get_or_spawn(self, cls: type[Actor[M]], *args: Any, name: str, replace: bool = False,
-                     **kwargs: Any) -> ActorRef[M]:
+    def get_or_spawn(self, cls: type[Actor[M, R]], *args: Any, name: str, replace: bool = False,
+                     **kwargs: Any) -> ActorRef[M, R]:
         """Return the live top-level actor called ``name``, or spawn ``cls(*args, **kwargs)`` under it.
 
         Made for notebooks: running a cell again gives the same actor back

@@ -377,3 +377,30 @@ def test_the_tree_draws_classes_states_and_restarts(system: rayka.ActorSystem) -
 class Faulty2(rayka.Actor):
     def receive(self, message: Any) -> Any:
         return 1 / message
+
+
+class Inspector(rayka.Actor):
+    """Answers what its context offers, and whether it is the same object on every read."""
+
+    def receive(self, message: Any) -> Any:
+        context = self.context
+        reachable = [name for name in ("mailbox", "run", "tell", "post_system", "instance", "state", "_receive")
+                     if hasattr(context, name)]
+        return reachable, context is self.context, context.self.path, context.sender
+
+
+def test_the_context_is_a_facade_that_keeps_the_cells_machinery_out_of_reach(system: rayka.ActorSystem) -> None:
+    ref = system.spawn(Inspector, name="inspector")
+    reachable, same, path, sender = ref.ask("look").result(timeout=5)
+    assert reachable == []  # was the cell itself: mailbox, run, tell, post_system, ... all reachable
+    assert same and path == "/user/inspector" and sender is None
+    assert isinstance(rayka.ActorContext, type) and not hasattr(rayka.ActorContext, "run")
+
+
+def test_bounded_and_priority_mailboxes_count_what_their_loop_handled(system: rayka.ActorSystem) -> None:
+    for spec in (Bounded(100), Priority(key=lambda message: -message)):
+        ref = system.spawn(Probe, mailbox=spec)
+        for n in range(10):
+            ref.tell(n)
+        ref.ask(0).result(timeout=5)
+        assert ref.statistics().processed == 11
