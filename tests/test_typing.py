@@ -43,6 +43,23 @@ with rayka.ActorSystem("typed") as system:
     reveal_type(system.spawn(Echo).ask("hi"))
     anything = system.spawn(Parent)
     anything.tell("a plain Actor takes anything")
+
+
+class Account(rayka.Actor):
+    def deposit(self, amount: int) -> int:
+        return amount
+
+    async def later(self, amount: int) -> str:
+        return str(amount)
+
+
+with rayka.ActorSystem("calls") as system:
+    account = system.spawn(Account)
+    reveal_type(account.call(Account.deposit, 1))
+    reveal_type(account.call(Account.later, 1))
+    account.call(Account.deposit, "one")  # line 47: refused
+    account.cast(Account.deposit)  # line 48: refused (missing argument)
+    reveal_type(account.proxy().deposit(1))
 '''
 
 
@@ -57,9 +74,14 @@ def test_a_users_mypy_sees_message_and_answer_types_through_spawn_context_spawn_
         cwd=tmp_path, capture_output=True, text=True, timeout=280, env={**os.environ, "MYPYPATH": str(REPO)})
     out = done.stdout
     errors = [line for line in out.splitlines() if ": error:" in line]
-    assert [line.split(":")[1] for line in errors] == ["18", "25", "29"], out
+    assert [line.split(":")[1] for line in errors] == ["18", "25", "29", "47", "48"], out
     assert all('"tell" of "ActorRef" has incompatible type "str"; expected "int"' in line for line in errors[:2]), out
     assert 'Incompatible types in assignment (expression has type "int", variable has type "str")' in errors[2], out
     assert 'Revealed type is "rayka.actors._ref.ActorRef[int, int]"' in out
     assert 'Revealed type is "rayka.actors._reply.Reply[int]"' in out
     assert 'Revealed type is "rayka.actors._reply.Reply[Any]"' in out  # Actor[str]: answers not declared
+    assert 'Revealed type is "rayka.actors._reply.Reply[str]"' in out  # an async method's result
+    assert 'No overload variant of "call" of "ActorRef" matches argument types' in errors[3], out
+    assert 'Missing positional argument "amount" in call to "cast" of "ActorRef"' in errors[4], out
+    assert out.count('Revealed type is "rayka.actors._reply.Reply[int]"') == 2, out  # call(deposit) too
+    assert 'user.py:49: note: Revealed type is "rayka.actors._reply.Reply[Any]"' in out  # a proxy is untyped

@@ -6,6 +6,7 @@ Imports nothing from Ray: the embedded runtime runs in one process.
 from __future__ import annotations
 
 from ._actor import Actor
+from ._calls import Proxy
 from ._context import ActorContext
 from ._deadletters import DeadLetters
 from ._reply import Reply
@@ -42,6 +43,7 @@ __all__ = [
     "GetChildSpec",
     "LoopClock",
     "OneForOne",
+    "Proxy",
     "Reply",
     "RestForOne",
     "Restart",

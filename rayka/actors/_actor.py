@@ -8,6 +8,7 @@ from typing_extensions import TypeVar
 
 from ._supervision import DEFAULT_STRATEGY, Strategy
 
+from ._calls import Refusal
 from ._context import ActorContext
 
 if TYPE_CHECKING:
@@ -70,10 +71,17 @@ class Actor(Generic[M, R]):
             return context
 
     def receive(self, message: M) -> Any:
-        """Handle one message; the return value answers an ask."""
-        raise NotImplementedError(
-            f"{type(self).__name__} has no receive(); define `def receive(self, message)` in the class"
-        )
+        """Handle one message; the return value answers an ask.
+
+        An actor that only has methods (called through ``ref.proxy()`` or
+        ``ref.call``) need not define it: a plain message is then refused (an
+        ask fails with ``TypeError``, a tell goes to dead letters) and the
+        actor goes on.
+        """
+        raise Refusal(TypeError(
+            f"{type(self).__name__} actor {self._cell.path} got a {type(message).__name__} message but has no "
+            "receive(): call its methods (`ref.proxy().name(...)`, `ref.call(Class.name, ...)`), or define receive"
+        ))
 
     def on_start(self) -> Any:
         """Run once after the actor is created, before its first message."""

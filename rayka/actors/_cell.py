@@ -8,12 +8,14 @@ declared in ``_state.py``.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ActorStopped, MailboxFull, SystemClosed
 from ..mailbox._queues import SignalMark, UnboundedQueue, new_deque
+from ._calls import Call, dispatch
 from ._lifecycle import Lifecycle
 from ._ref import ActorRef
 from ._reply import Reply
@@ -258,6 +260,7 @@ class ActorCell(Lifecycle, Supervising):
         else:
             pop = mailbox.pop
         receive = self._receive
+        call = Call
         count = 0
         while count < n:
             try:
@@ -268,12 +271,20 @@ class ActorCell(Lifecycle, Supervising):
             self._current = envelope
             message, _, reply = envelope
             try:
-                result = receive(message)
+                if message.__class__ is call:
+                    result = dispatch(self.instance, message, self.path)
+                    if inspect.isawaitable(result):  # an async method: it runs as a task, and ends the turn
+                        mailbox.processed += count
+                        self.start_async(result, envelope)
+                        return False
+                else:
+                    result = receive(message)
             except BaseException as error:  # noqa: BLE001 - every failure goes to the supervisor
-                mailbox.processed += count
-                self.handler_failed(error, envelope)
-                self._scheduled = False
-                return False
+                if self.handler_failed(error, envelope):
+                    mailbox.processed += count
+                    self._scheduled = False
+                    return False
+                continue  # refused: answered, and the actor goes on
             if reply is not None and self._current is envelope:  # not deferred, not stashed
                 reply.set_result(result)
             if self._sys:
@@ -290,15 +301,24 @@ class ActorCell(Lifecycle, Supervising):
             return True
         mailbox.processed += 1
         self._current = envelope
-        message = envelope[0]
+        message, _, reply = envelope
+        handler = self._receive if message.__class__ is not Call else self._call
         if info.blocking:
-            self.start_async(self._system.run_blocking(self._receive, message), envelope)
+            self.start_async(self._system.run_blocking(handler, message), envelope)
             return False
         try:
-            result = self._receive(message)
+            result = handler(message)
         except BaseException as error:  # noqa: BLE001 - every failure goes to the supervisor
-            self.handler_failed(error, envelope)
-            self._scheduled = False
-            return False
+            if self.handler_failed(error, envelope):
+                self._scheduled = False
+                return False
+            return True  # refused: answered, and the actor goes on
+        if not inspect.isawaitable(result):  # a plain method of an async actor
+            if reply is not None and self._current is envelope:
+                reply.set_result(result)
+            return True
         self.start_async(result, envelope)
         return False
+
+    def _call(self, call: Call) -> Any:
+        return dispatch(self.instance, call, self.path)

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import ActorStopped, InvalidActorName, SystemClosed
 from ._aio import drive, settle
+from ._calls import Refusal
 from ..mailbox._queues import SignalMark
-from ._signals import ChildFailed, Terminated
+from ._signals import ChildFailed, DeadLetter, Terminated
 from ._state import CellState, Envelope
 from ._timers import Timer
 
@@ -185,7 +186,11 @@ class Lifecycle(CellState):
         else:  # failed or stopping: not scheduled now; whoever resumes or restarts it wakes it
             self._scheduled = False
 
-    def handler_failed(self, error: BaseException, envelope: Envelope | None, force: bool = False) -> None:
+    def handler_failed(self, error: BaseException, envelope: Envelope | None, force: bool = False) -> bool:
+        """Fail the actor for ``error`` (its parent decides); False when it was only a refusal, answered here."""
+        if type(error) is Refusal:
+            self._refused(envelope, error.error)
+            return False
         if envelope is not None:
             reply = envelope[2]
             if reply is not None:
@@ -194,7 +199,7 @@ class Lifecycle(CellState):
         if self.state != RUNNING and not force:
             log.error("rayka: %s failed while %s: %r", self.path, ("suspended", "stopping")[self.state == STOPPING],
                       error, exc_info=error)
-            return
+            return True
         self.state = SUSPENDED
         self._failure = error
         self._system.count("failures")
@@ -203,6 +208,20 @@ class Lifecycle(CellState):
             self._system.root_failed(error)
         else:
             parent.post_system(FAILED, (self, error))
+        return True
+
+    def _refused(self, envelope: Envelope | None, error: BaseException) -> None:
+        """A message the actor cannot take: its ask fails with ``error``; a tell is logged and dead-lettered."""
+        if self._current is envelope:
+            self._current = None
+        if envelope is None:
+            return
+        message, sender, reply = envelope
+        if reply is not None and type(reply) is not SignalMark:
+            reply.set_exception(error)
+            return
+        log.warning("rayka: %s", error)
+        self._system.dead_letters.publish(DeadLetter(message, sender, self.path, "refused"))
 
     # -- restart ---------------------------------------------------------------
     def begin_restart(self, error: BaseException) -> None:

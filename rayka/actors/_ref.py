@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Generic
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Concatenate, Generic, ParamSpec, overload
 
 from typing_extensions import TypeVar
+
+from ._calls import Call, Proxy, method_name
 
 if TYPE_CHECKING:
     from ._cell import ActorCell
@@ -14,6 +16,8 @@ __all__ = ["ActorRef", "DEFAULT_ASK_TIMEOUT"]
 
 M = TypeVar("M")
 R = TypeVar("R", default=Any)  # what the actor answers an ask with: ``Actor[M, R]``
+P = ParamSpec("P")
+T = TypeVar("T")
 DEFAULT_ASK_TIMEOUT = 5.0  # seconds, as gen_server:call
 
 
@@ -64,6 +68,49 @@ class ActorRef(Generic[M, R]):
         message: ``await ref.send(m)`` in async code, ``.result()`` elsewhere.
         """
         return self._cell.send(message, sender)
+
+    def proxy(self, *, timeout: float | None = DEFAULT_ASK_TIMEOUT) -> Proxy:
+        """A :class:`~rayka.Proxy` that calls the actor's public methods: ``ref.proxy().add(1)``.
+
+        Args:
+            timeout: each call's deadline in seconds, as for :meth:`ask`; ``None`` waits forever.
+        """
+        if timeout is not None and (type(timeout) is not float and type(timeout) is not int):
+            _check_timeout(self, timeout)
+        return Proxy(self, timeout)
+
+    @overload
+    def call(self, method: Callable[Concatenate[Any, P], Awaitable[T]],
+             *args: P.args, **kwargs: P.kwargs) -> Reply[T]: ...
+
+    @overload
+    def call(self, method: Callable[Concatenate[Any, P], T], *args: P.args, **kwargs: P.kwargs) -> Reply[T]: ...
+
+    def call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Reply[Any]:
+        """Call ``method`` (a method of the actor's class, e.g. ``Counter.add``) on the actor, typed.
+
+        A type checker checks the arguments against the method and types the
+        :class:`Reply` with its return type (an ``async def`` method's too).
+        The deadline is :meth:`ask`'s default; for another, use ``ref.proxy(timeout=...)``.
+
+        Example:
+            >>> import rayka
+            >>> class Counter(rayka.Actor):
+            ...     total = 0
+            ...     def add(self, n: int) -> int:
+            ...         self.total += n
+            ...         return self.total
+            >>> with rayka.ActorSystem("doc") as system:
+            ...     counter = system.spawn(Counter)
+            ...     counter.cast(Counter.add, 1)
+            ...     counter.call(Counter.add, 2).result(timeout=1)
+            3
+        """
+        return self._cell.ask(Call(method_name(method), args, kwargs or None), DEFAULT_ASK_TIMEOUT)
+
+    def cast(self, method: Callable[Concatenate[Any, P], Any], *args: P.args, **kwargs: P.kwargs) -> None:
+        """Call ``method`` on the actor without waiting (OTP's ``cast``); typed like :meth:`call`."""
+        self._cell.tell(Call(method_name(method), args, kwargs or None), None)
 
     def stop(self) -> None:
         """Ask the actor to stop (its children first); returns at once."""

@@ -19,6 +19,7 @@ from .._errors import ActorNotFound, InvalidActorName
 from ..mailbox import Mailbox, UnboundedQueue
 from ._actor import Actor
 from ._backend import Backend, BackendFactory, Embedded
+from ._calls import public_methods
 from ._cell import ActorCell
 from ._deadletters import DeadLetters
 from ._dispatcher import Dispatcher
@@ -465,8 +466,9 @@ class ActorSystem:
                 f"spawn() needs a subclass of rayka.Actor, got {cls!r}; define "
                 "`class MyActor(rayka.Actor)` with a `receive(self, message)` method"
             )
-        if cls.receive is Actor.receive:
-            raise TypeError(f"{cls.__name__} has no receive(); define `def receive(self, message)` in the class")
+        if cls.receive is Actor.receive and not public_methods(cls):
+            raise TypeError(f"{cls.__name__} has no receive() and no public methods; define "
+                            "`def receive(self, message)`, or methods to call through `ref.proxy()`")
         throughput = cls.throughput
         if throughput is not None and (not isinstance(throughput, int) or throughput < 1):
             raise ValueError(f"{cls.__name__}.throughput must be a positive int, got {throughput!r}")

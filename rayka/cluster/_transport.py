@@ -24,7 +24,7 @@ from typing import Any, Callable
 from .._errors import ActorNotFound, ActorStopped, AskTimeout, SerializationError, SystemClosed
 from ..actors import ActorRef
 from ..actors.spi import (
-    CellState, DeadLetter, Op, Reply, Terminated, cell_of, loop_of, pause_current_actor, resume_actor, set_assist,
+    Call, CellState, DeadLetter, Op, Reply, Terminated, cell_of, loop_of, pause_current_actor, resume_actor, set_assist,
 )
 from ._inbound import InboundStreams
 from ._kinds import Kind
@@ -170,11 +170,17 @@ class Transport(Receiving, Resending):
         return cell.ref
 
     def _encode_ref(self, obj: Any) -> Any:
+        """A ref travels as its key (a list); a method call as a small record (a dict), not a pickle."""
         if isinstance(obj, ActorRef):
             return list(self.key_of(obj))
+        if type(obj) is Call:
+            return {"call": obj.name, "args": obj.args, "kwargs": obj.kwargs}
         return None
 
     def _decode_ref(self, substitute: Any) -> Any:
+        if type(substitute) is dict:
+            args = substitute["args"]
+            return Call(substitute["call"], tuple(args) if args is not None else None, substitute["kwargs"])
         return self.ref_for(tuple(substitute))
 
     def _local(self, path: str) -> Any:

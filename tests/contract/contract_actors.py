@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import rayka
 from tests.cluster.cluster_actors import Stuck as Never
 from tests.cluster.cluster_actors import Watcher
@@ -124,3 +127,37 @@ class Publisher(rayka.Actor):
                 return await self.context.system.topics.ask(Subscribe(topic, ref), timeout=10)
             case ("publish", topic, payload):
                 return await self.context.system.topics.ask(Publish(topic, payload), timeout=10)
+
+
+class Account(rayka.Actor):
+    """Methods and a receive: ``deposit``/``balance`` are calls, a plain message is logged in order with them."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.log: list = []
+
+    def deposit(self, amount: int, *, note: str = "") -> int:
+        self.total += amount
+        self.log.append(("deposit", amount, note))
+        return self.total
+
+    async def audit(self) -> list:
+        await asyncio.sleep(0)
+        return list(self.log)
+
+    def crash(self) -> None:
+        raise ValueError("account crashed")
+
+    def receive(self, message: Any) -> Any:
+        self.log.append(("message", message))
+        return len(self.log)
+
+
+class Caller(rayka.Actor):
+    """Calls the account it is given through a proxy from inside an actor (``await`` in an async receive)."""
+
+    async def receive(self, message: Any) -> Any:
+        proxy, amounts = message
+        for amount in amounts:
+            proxy.deposit.tell(amount)
+        return await proxy.deposit(0, note="from an actor")

@@ -10,7 +10,7 @@ import pytest
 import rayka
 from rayka.testing import TestProbe
 from tests.contract.contract_actors import (
-    Burst, CrossSpawner, Never, Ordered, Publisher, Recorder, Resuming, Watcher,
+    Account, Burst, Caller, CrossSpawner, Never, Ordered, Publisher, Recorder, Resuming, Watcher,
 )
 
 pytestmark = pytest.mark.timeout(60)
@@ -198,3 +198,31 @@ def test_replies_can_be_awaited_polled_and_collected_later(backend):
     done = threading.Event()
     polled.add_done_callback(lambda _: done.set())
     assert done.wait(10) and polled.done() and polled.result() == 53
+
+
+def test_method_calls_run_in_order_with_messages_and_refuse_bad_calls_without_failing(backend):
+    account = backend.system.spawn(Account, node=backend.at(1))
+    proxy = account.proxy(timeout=10)
+    proxy.deposit.tell(5)
+    account.tell("hello")
+    assert proxy.deposit(7, note="second").result() == 12
+    assert account.call(Account.deposit, 1).result() == 13
+    assert proxy.total.result() == 13
+    assert proxy.audit().result() == [("deposit", 5, ""), ("message", "hello"), ("deposit", 7, "second"),
+                                      ("deposit", 1, "")]
+    with pytest.raises(AttributeError, match=r"Account actor .* has no attribute 'withdraw'.*deposit"):
+        proxy.withdraw(1).result()
+    with pytest.raises(AttributeError, match="private names"):
+        account.ask(rayka.actors.spi.Call("_secret", ()), timeout=10).result()
+    with pytest.raises(TypeError, match=r"deposit\(\)"):
+        proxy.deposit(1, 2, 3).result()
+    with pytest.raises(ValueError, match="account crashed"):  # an error inside the method is a failure
+        proxy.crash().result()
+    assert proxy.total.result() == 0  # ... so the supervisor restarted it; refusals before did not
+
+
+def test_a_proxy_travels_inside_a_message_and_is_called_from_an_actor(backend):
+    account = backend.system.spawn(Account, node=backend.at(1))
+    caller = backend.system.spawn(Caller, node=backend.at(0))
+    assert caller.ask((account.proxy(timeout=10), [1, 2, 3]), timeout=10).result() == 6
+    assert account.proxy().audit().result(timeout=10)[-1] == ("deposit", 0, "from an actor")
