@@ -107,7 +107,20 @@ def _pykka_classes() -> dict[str, Any]:
         def on_receive(self, message: Any) -> Any:
             return message
 
-    return {"Counter": Counter, "Sender": Sender, "Asker": Asker, "Echo": Echo}
+        def echo(self, value: Any) -> Any:
+            return value
+
+    class Caller(pykka.ThreadingActor):
+        def on_receive(self, message: Any) -> Any:
+            if message is READY:
+                return True
+            n, target = message
+            echo = target.proxy().echo
+            for i in range(n):
+                echo(i).get()
+            return n
+
+    return {"Counter": Counter, "Sender": Sender, "Asker": Asker, "Echo": Echo, "Caller": Caller}
 
 
 def _stop_pykka() -> None:
@@ -160,6 +173,21 @@ def pykka_ask_actor(n: int) -> dict[str, float]:
         asker.ask(READY, timeout=WAIT)
         started = _now()
         asker.ask((n, echo), timeout=WAIT)
+        return {"round_trips_per_s": n / (_now() - started)}
+    finally:
+        _stop_pykka()
+
+
+def pykka_call_actor(n: int) -> dict[str, float]:
+    """A Pykka actor calls another's method ``n`` times through a proxy, blocking on each future."""
+    classes = _pykka_classes()
+    try:
+        echo = classes["Echo"].start()
+        caller = classes["Caller"].start()
+        echo.ask(READY, timeout=WAIT)
+        caller.ask(READY, timeout=WAIT)
+        started = _now()
+        caller.ask((n, echo), timeout=WAIT)
         return {"round_trips_per_s": n / (_now() - started)}
     finally:
         _stop_pykka()

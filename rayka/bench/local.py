@@ -11,6 +11,9 @@ asyncio, then again); the table shows the median and the min-max. Cases:
 3. ask actor->actor: an async-receive actor awaits ``target.ask(i)`` N times
    (Pykka: ``other.ask(i)`` blocking inside ``on_receive``).
 4. ask from the main thread, one at a time: median and p99 per round trip.
+4b. method call actor->actor: the same as 3 through a proxy (``await
+   proxy.echo(i)``; Pykka: ``proxy.echo(i).get()``); rayka also runs plain
+   asks in the same system, interleaved, for the cost of a call over an ask.
 5. fan-out: the main thread tells one message to each of 10,000 actors
    (Pykka: 1,000, one thread each), timed until all are handled.
 6. spawn 100,000 actors (Pykka: 1,000): actors/s from an untraced pass, and
@@ -55,6 +58,7 @@ _SIZES: dict[str, dict[str, tuple[int, int]]] = {
     "tell_actor": {"rayka": (500_000, 50_000), "pykka": (100_000, 10_000), "asyncio": (500_000, 50_000)},
     "tell_thread": {"rayka": (300_000, 30_000), "pykka": (100_000, 10_000), "asyncio": (300_000, 30_000)},
     "ask_actor": {"rayka": (30_000, 3_000), "pykka": (5_000, 500), "asyncio": (50_000, 5_000)},
+    "call_actor": {"rayka": (30_000, 3_000), "pykka": (5_000, 500)},
     "ask_thread": {"rayka": (5_000, 1_000), "pykka": (3_000, 500), "asyncio": (5_000, 1_000)},
     "fan_out": {"rayka": (10_000, 10_000), "pykka": (1_000, 200), "asyncio": (10_000, 10_000)},
     "spawn": {"rayka": (100_000, 20_000), "pykka": (1_000, 200), "asyncio": (100_000, 20_000)},
@@ -98,9 +102,23 @@ class _Asker(rayka.Actor):
         return n
 
 
+class _Caller(rayka.Actor):
+    async def receive(self, message: Any) -> Any:
+        if message is peers.READY:
+            return True
+        n, target = message
+        echo = target.proxy().echo
+        for i in range(n):
+            await echo(i)
+        return n
+
+
 class _Idle(rayka.Actor):
     def receive(self, message: Any) -> Any:
         return message
+
+    def echo(self, value: Any) -> Any:
+        return value
 
 
 @contextlib.contextmanager
@@ -151,6 +169,24 @@ def _rayka_ask_actor(n: int) -> dict[str, float]:
         started = _now()
         asker.ask((n, echo), timeout=peers.WAIT).result()
         return {"round_trips_per_s": n / (_now() - started)}
+
+
+def _rayka_call_actor(n: int) -> dict[str, float]:
+    """``n`` proxy calls actor->actor, and ``n`` plain asks in the same system (in halves, interleaved)."""
+    with _system() as system:
+        echo = system.spawn(_Idle)
+        caller = system.spawn(_Caller)
+        asker = system.spawn(_Asker)
+        caller.ask(peers.READY).result(peers.WAIT)
+        asker.ask(peers.READY).result(peers.WAIT)
+        spent = {"call": 0.0, "ask": 0.0}
+        for _ in range(2):
+            for kind, actor in (("call", caller), ("ask", asker)):
+                started = _now()
+                actor.ask((n // 2, echo), timeout=peers.WAIT).result()
+                spent[kind] += _now() - started
+        return {"round_trips_per_s": n / spent["call"], "ask_round_trips_per_s": n / spent["ask"],
+                "call_over_ask": spent["call"] / spent["ask"]}
 
 
 def _rayka_ask_thread(n: int) -> dict[str, float]:
@@ -268,6 +304,7 @@ CASES: dict[str, tuple[str, _Case]] = {
         "rayka": _rayka_tell_thread, "pykka": peers.pykka_tell_thread, "asyncio": baseline.asyncio_tell_thread}),
     "ask_actor": ("ask actor->actor", {
         "rayka": _rayka_ask_actor, "pykka": peers.pykka_ask_actor, "asyncio": baseline.asyncio_ask_pingpong}),
+    "call_actor": ("method call actor->actor", {"rayka": _rayka_call_actor, "pykka": peers.pykka_call_actor}),
     "ask_thread": ("ask main thread->actor", {
         "rayka": _rayka_ask_thread, "pykka": peers.pykka_ask_thread, "asyncio": baseline.asyncio_ask_thread}),
     "fan_out": ("fan-out, one message to each actor", {
@@ -292,6 +329,8 @@ def _rows(report: dict[str, Any]) -> list[Row]:
         Row("tell actor->actor 1->1 (msgs/s)", "tell_actor", "msgs_per_s"),
         Row("tell main thread->actor (msgs/s)", "tell_thread", "msgs_per_s"),
         Row("ask actor->actor (round trips/s)", "ask_actor", "round_trips_per_s"),
+        Row("method call actor->actor, proxy (round trips/s)", "call_actor", "round_trips_per_s"),
+        Row("  its time over a plain ask's, same run (x)", "call_actor", "call_over_ask", ratio=False),
         Row("ask main thread->actor, median (µs)", "ask_thread", "median_us"),
         Row("ask main thread->actor, p99 (µs)", "ask_thread", "p99_us"),
         Row(f"fan-out to {n('fan_out')} actors, pykka {n('fan_out', 'pykka')}: total (ms)", "fan_out", "total_ms",
@@ -399,6 +438,7 @@ _GOALS = (
     ("tell actor->actor", "tell_actor", "msgs_per_s", "asyncio", 0.35, True),
     ("ask actor->actor", "ask_actor", "round_trips_per_s", "asyncio", 0.5, True),
     ("ask main thread->actor, median", "ask_thread", "median_us", "pykka", 1.0, False),
+    ("method call actor->actor, time over ask", "call_actor", "call_over_ask", None, 1.3, False),  # issue 13
 )
 
 
@@ -408,13 +448,14 @@ def _goals(report: dict[str, Any]) -> list[str]:
     lines = []
     for label, case, metric, peer, goal, higher in _GOALS:
         try:
-            ours, theirs = (cases[case][who][metric]["median"] for who in ("rayka", peer))
+            ours = cases[case]["rayka"][metric]["median"]
+            theirs = cases[case][peer][metric]["median"] if peer is not None else 1.0
         except KeyError:
             continue
         ratio = ours / theirs
         met = ratio >= goal if higher else ratio < goal
         kind = "rate" if higher else "time"
-        lines.append(f"  {label}: rayka's {kind} = {ratio:.2f} x {peer}'s "
+        lines.append(f"  {label}: rayka's {kind} = {ratio:.2f} x {peer or 'rayka'}'s "
                      f"(goal {'>=' if higher else '<'} {goal:g}: {'met' if met else 'NOT met'})")
     return lines
 
