@@ -53,7 +53,7 @@ from .actors import (
     Strategy,
     Terminated,
 )
-from .actors import ChildSpec, Signal, Supervisor, Timer
+from .actors import ChildSpec, Signal, Supervisor, Timer, gather, wait
 
 __version__ = "0.1.0"
 
@@ -94,7 +94,9 @@ __all__ = [
     "Timer",
     "TransportError",
     "__version__",
+    "gather",
     "testing",
+    "wait",
 ]
 
 

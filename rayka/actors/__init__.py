@@ -20,6 +20,7 @@ from ._childspec import (
 from ._supervisor import Supervisor
 from ._system import ActorSystem
 from ._timers import Clock, LoopClock, Timer
+from ._waiting import gather, wait
 
 __all__ = [
     "DEFAULT_ASK_TIMEOUT",
@@ -56,4 +57,6 @@ __all__ = [
     "Terminated",
     "Timer",
     "WhichChildren",
+    "gather",
+    "wait",
 ]

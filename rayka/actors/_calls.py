@@ -168,12 +168,16 @@ class Member:
         """Call the method without waiting for its result (its errors go to the supervisor, as a tell's do)."""
         self._ref.tell(Call(self._name, args, kwargs or None))
 
+    def read(self) -> Reply[Any]:
+        """Read the attribute: a :class:`Reply` of its value (to gather, wait on or ``future()``)."""
+        return self._ref.ask(Call(self._name, None), timeout=self._timeout)
+
     def result(self, timeout: float | None = None) -> Any:
-        """Read the attribute (blocks; from a thread or a notebook)."""
-        return self._ref.ask(Call(self._name, None), timeout=self._timeout).result(timeout)
+        """Read the attribute and wait for its value (blocks; from a thread or a notebook)."""
+        return self.read().result(timeout)
 
     def __await__(self) -> Generator[Any, None, Any]:
-        return self._ref.ask(Call(self._name, None), timeout=self._timeout).__await__()
+        return self.read().__await__()
 
     def __repr__(self) -> str:
         return f"<{self._ref.path}.{self._name} through a proxy>"

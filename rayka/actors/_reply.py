@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import threading
 import time
@@ -140,6 +141,13 @@ class Reply(Generic[T]):
         except BaseException as error:  # noqa: BLE001 - handing back what the handler raised
             return error
         return None
+
+    def future(self) -> concurrent.futures.Future[T]:
+        """A ``concurrent.futures.Future`` resolved with this reply, for ``concurrent.futures.wait`` and
+        ``as_completed`` (it also resolves at the ask's deadline, with :class:`~rayka.AskTimeout`)."""
+        from ._waiting import future_of
+
+        return future_of(self)
 
     def add_done_callback(self, callback: Callable[[Reply[T]], None]) -> None:
         """Call ``callback(reply)`` once resolved (at once if it already is), on the resolving thread."""

@@ -226,3 +226,12 @@ def test_a_proxy_travels_inside_a_message_and_is_called_from_an_actor(backend):
     caller = backend.system.spawn(Caller, node=backend.at(0))
     assert caller.ask((account.proxy(timeout=10), [1, 2, 3]), timeout=10).result() == 6
     assert account.proxy().audit().result(timeout=10)[-1] == ("deposit", 0, "from an actor")
+
+
+def test_gather_and_wait_combine_replies_from_every_node(backend):
+    refs = [backend.system.spawn(Account, node=backend.at(i % 2)) for i in range(4)]
+    calls = [ref.proxy(timeout=10).deposit(i + 1) for i, ref in enumerate(refs)]
+    assert rayka.gather(calls, timeout=10).result() == [1, 2, 3, 4]
+    done, pending = rayka.wait([ref.ask("m", timeout=10) for ref in refs], num_returns=4, timeout=10).result()
+    assert [reply.result() for reply in done] == [2, 2, 2, 2] and pending == []
+    assert [f.result(timeout=10) for f in [ref.proxy().total.read().future() for ref in refs]] == [1, 2, 3, 4]
