@@ -193,6 +193,25 @@ def pykka_call_actor(n: int) -> dict[str, float]:
         _stop_pykka()
 
 
+def pykka_gather(n: int) -> dict[str, float]:
+    """``n`` non-blocking asks to a Pykka actor, then ``pykka.get_all`` of their futures."""
+    import pykka
+
+    classes = _pykka_classes()
+    try:
+        echo = classes["Echo"].start()
+        ask = echo.ask
+        ask(None, timeout=WAIT)
+        started = _now()
+        results = list(pykka.get_all([ask(i, block=False) for i in range(n)], timeout=WAIT))
+        elapsed = _now() - started
+        if results[-1] != n - 1:
+            raise RuntimeError("pykka gather: wrong results")
+        return {"total_ms": elapsed * 1e3}
+    finally:
+        _stop_pykka()
+
+
 def pykka_ask_thread(n: int) -> dict[str, float]:
     """The main thread asks a Pykka actor ``n`` times, one at a time."""
     classes = _pykka_classes()

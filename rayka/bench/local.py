@@ -11,6 +11,10 @@ asyncio, then again); the table shows the median and the min-max. Cases:
 3. ask actor->actor: an async-receive actor awaits ``target.ask(i)`` N times
    (Pykka: ``other.ask(i)`` blocking inside ``on_receive``).
 4. ask from the main thread, one at a time: median and p99 per round trip.
+4c. gather: the main thread asks one actor ``n`` times and waits for all the
+   replies: ``rayka.gather(replies).result()``, ``asyncio.gather`` over the
+   same kind of rayka replies in a fresh loop, ``pykka.get_all`` over Pykka
+   futures; timed from the first ask to the last result.
 4b. method call actor->actor: the same as 3 through a proxy (``await
    proxy.echo(i)``; Pykka: ``proxy.echo(i).get()``); rayka also runs plain
    asks in the same system, interleaved, for the cost of a call over an ask.
@@ -59,6 +63,7 @@ _SIZES: dict[str, dict[str, tuple[int, int]]] = {
     "tell_thread": {"rayka": (300_000, 30_000), "pykka": (100_000, 10_000), "asyncio": (300_000, 30_000)},
     "ask_actor": {"rayka": (30_000, 3_000), "pykka": (5_000, 500), "asyncio": (50_000, 5_000)},
     "call_actor": {"rayka": (30_000, 3_000), "pykka": (5_000, 500)},
+    "gather": {"rayka": (10_000, 2_000), "pykka": (10_000, 2_000), "asyncio": (10_000, 2_000)},
     "ask_thread": {"rayka": (5_000, 1_000), "pykka": (3_000, 500), "asyncio": (5_000, 1_000)},
     "fan_out": {"rayka": (10_000, 10_000), "pykka": (1_000, 200), "asyncio": (10_000, 10_000)},
     "spawn": {"rayka": (100_000, 20_000), "pykka": (1_000, 200), "asyncio": (100_000, 20_000)},
@@ -189,6 +194,40 @@ def _rayka_call_actor(n: int) -> dict[str, float]:
                 "call_over_ask": spent["call"] / spent["ask"]}
 
 
+def _rayka_gather(n: int) -> dict[str, float]:
+    """``n`` asks from the main thread, then ``rayka.gather(replies).result()``."""
+    with _system() as system:
+        echo = system.spawn(_Idle)
+        ask = echo.ask
+        ask(peers.READY).result(peers.WAIT)
+        started = _now()
+        results = rayka.gather([ask(i) for i in range(n)]).result(peers.WAIT)
+        elapsed = _now() - started
+        if results[-1] != n - 1:
+            raise RuntimeError("rayka gather: wrong results")
+        return {"total_ms": elapsed * 1e3}
+
+
+def _asyncio_gather(n: int) -> dict[str, float]:
+    """The same asks, awaited with ``asyncio.gather`` in a fresh loop (each reply becomes a task)."""
+    import asyncio
+
+    with _system() as system:
+        echo = system.spawn(_Idle)
+        ask = echo.ask
+        ask(peers.READY).result(peers.WAIT)
+
+        async def main() -> list:
+            return await asyncio.gather(*[ask(i) for i in range(n)])
+
+        started = _now()
+        results = asyncio.run(main())
+        elapsed = _now() - started
+        if results[-1] != n - 1:
+            raise RuntimeError("asyncio gather: wrong results")
+        return {"total_ms": elapsed * 1e3}
+
+
 def _rayka_ask_thread(n: int) -> dict[str, float]:
     """The main thread asks one actor ``n`` times: ``ref.ask(i).result()``."""
     with _system() as system:
@@ -305,6 +344,8 @@ CASES: dict[str, tuple[str, _Case]] = {
     "ask_actor": ("ask actor->actor", {
         "rayka": _rayka_ask_actor, "pykka": peers.pykka_ask_actor, "asyncio": baseline.asyncio_ask_pingpong}),
     "call_actor": ("method call actor->actor", {"rayka": _rayka_call_actor, "pykka": peers.pykka_call_actor}),
+    "gather": ("gather the replies of n asks", {
+        "rayka": _rayka_gather, "pykka": peers.pykka_gather, "asyncio": _asyncio_gather}),
     "ask_thread": ("ask main thread->actor", {
         "rayka": _rayka_ask_thread, "pykka": peers.pykka_ask_thread, "asyncio": baseline.asyncio_ask_thread}),
     "fan_out": ("fan-out, one message to each actor", {
@@ -331,6 +372,8 @@ def _rows(report: dict[str, Any]) -> list[Row]:
         Row("ask actor->actor (round trips/s)", "ask_actor", "round_trips_per_s"),
         Row("method call actor->actor, proxy (round trips/s)", "call_actor", "round_trips_per_s"),
         Row("  its time over a plain ask's, same run (x)", "call_actor", "call_over_ask", ratio=False),
+        Row(f"gather {n('gather')} replies: asks + gather (ms; asyncio: asyncio.gather of rayka replies)",
+            "gather", "total_ms"),
         Row("ask main thread->actor, median (µs)", "ask_thread", "median_us"),
         Row("ask main thread->actor, p99 (µs)", "ask_thread", "p99_us"),
         Row(f"fan-out to {n('fan_out')} actors, pykka {n('fan_out', 'pykka')}: total (ms)", "fan_out", "total_ms",
@@ -438,6 +481,7 @@ _GOALS = (
     ("tell actor->actor", "tell_actor", "msgs_per_s", "asyncio", 0.35, True),
     ("ask actor->actor", "ask_actor", "round_trips_per_s", "asyncio", 0.5, True),
     ("ask main thread->actor, median", "ask_thread", "median_us", "pykka", 1.0, False),
+    ("gather of n replies", "gather", "total_ms", "asyncio", 1.0, False),  # issue 13: not slower
     ("method call actor->actor, time over ask", "call_actor", "call_over_ask", None, 1.3, False),  # issue 13
 )
 
