@@ -31,6 +31,8 @@ class Actor(Generic[M, R]):
     - ``mailbox``: the default mailbox spec (``spawn(..., mailbox=...)`` overrides it).
     - ``throughput``: messages handled per turn before others get the loop.
     - ``blocking``: run ``receive`` on a thread pool (for blocking or CPU-heavy handlers).
+    - ``max_concurrency``: handle up to N messages at once (``async def``
+      handlers overlap at their awaits, ``blocking`` ones on N threads); 1 by default.
 
     The runtime keeps ``context``, ``_cell`` and ``_context`` on every actor:
     a subclass must not assign them.
@@ -60,6 +62,8 @@ class Actor(Generic[M, R]):
     mailbox: ClassVar[Mailbox | None] = None
     throughput: ClassVar[int | None] = None
     blocking: ClassVar[bool] = False
+    #: how many messages may be handled at once (async handlers, or threads with ``blocking``); 1: one at a time
+    max_concurrency: ClassVar[int] = 1
 
     @property
     def context(self) -> ActorContext:

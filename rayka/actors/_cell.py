@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .._errors import ActorStopped, MailboxFull, SystemClosed
 from ..mailbox._queues import SignalMark, UnboundedQueue, new_deque
 from ._calls import Call, dispatch
+from ._concurrent import Concurrent, Running
 from ._lifecycle import Lifecycle
 from ._ref import ActorRef
 from ._reply import Reply
@@ -32,7 +33,7 @@ RUNNING, SUSPENDED, STOPPING, TERMINATED = 0, 1, 2, 3
 _monotonic = time.monotonic
 
 
-class ActorCell(Lifecycle, Supervising):
+class ActorCell(Lifecycle, Supervising, Concurrent):
     """The runtime side of one actor (internal; users see ``ActorContext`` and ``ActorRef``)."""
 
     __slots__ = ()  # the fields are CellState's
@@ -228,13 +229,17 @@ class ActorCell(Lifecycle, Supervising):
             return
         if self._sys:
             self.process_system()
-        if self.state or self._busy is not None:
+        busy = self._busy
+        if self.state or (busy is not None and (type(busy) is not Running or self.info.max_concurrency == 1)):
             self._scheduled = False
             if self.state == TERMINATED:
                 self.flush_to_dead_letters()
             return
         info = self.info
-        if info.is_async or info.blocking:
+        if info.max_concurrency > 1:
+            if not self.start_some(info.max_concurrency, info.throughput or self._system.throughput):
+                return
+        elif info.is_async or info.blocking:
             if not self._start_one(info):
                 return
         elif not self._turn(info.throughput or self._system.throughput):

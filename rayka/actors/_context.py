@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._errors import RaykaError
 from ..mailbox._queues import SignalMark
+from ._concurrent import handling
 from ._signals import ChildFailed
 if TYPE_CHECKING:
     from ._actor import Actor
@@ -81,7 +82,10 @@ class ActorContext:
     def sender(self) -> ActorRef | None:
         """The sender of the message being handled, when it gave one."""
         current = self._cell._current
-        return current[1] if current is not None else None
+        if current is None:  # maybe a concurrent actor's handler: its message is kept per handler
+            holder = handling.get()
+            return holder[0][1] if holder is not None else None
+        return current[1]
 
     def defer_reply(self) -> Reply | None:
         """Take over the reply of the ask being handled (``None`` for a tell), to answer it later.
@@ -92,12 +96,18 @@ class ActorContext:
         """
         cell = self._cell
         current = cell._current
+        holder = handling.get() if current is None else None
+        if holder is not None:  # a concurrent actor's handler
+            current = holder[0]
         if current is None:
             return None
         message, sender, reply = current
         if reply is None or isinstance(reply, SignalMark):  # a tell, or a death-watch signal
             return None
-        cell._current = (message, sender, None)
+        if holder is not None:
+            holder[0] = (message, sender, None)
+        else:
+            cell._current = (message, sender, None)
         return reply
 
     @property
@@ -192,6 +202,9 @@ class ActorContext:
         cell = self._cell
         current = cell._current
         if current is None:
+            if handling.get() is not None:
+                raise RaykaError(f"{cell.path}: stash() is not available with max_concurrency > 1 (handlers "
+                                 "overlap, so there is no one message to set aside); stash in a one-at-a-time actor")
             raise RaykaError(f"{cell.path}: stash() works only while handling a message")
         stash = cell._stash
         if stash is None:

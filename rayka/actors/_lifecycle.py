@@ -316,6 +316,7 @@ class Lifecycle(CellState):
         if busy is not None and not busy.done():
             timeout = self.info.shutdown_timeout or self._system.shutdown_timeout
             if not await settle(busy, timeout):
+                busy.cancel()  # a concurrent actor's handlers, not only the wait for them
                 log.warning("rayka: %s: handler still running after %s s; cancelled", self.path, timeout)
 
     # -- stop ------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import inspect
 import itertools
 import logging
@@ -54,6 +55,7 @@ class ClassInfo:
     async_on_stop: bool
     stash_capacity: int | None
     shutdown_timeout: float | None
+    max_concurrency: int = 1
 
 
 class _UserGuardian(Actor):
@@ -489,6 +491,15 @@ class ActorSystem:
         )
         if info.is_async and info.blocking:
             raise TypeError(f"{cls.__name__}: an async receive cannot also be blocking; pick one")
+        concurrency = cls.max_concurrency
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValueError(f"{cls.__name__}.max_concurrency must be an int >= 1, got {concurrency!r}")
+        if concurrency > 1:
+            if not (info.is_async or info.blocking or any(
+                    inspect.iscoroutinefunction(getattr(cls, name)) for name in public_methods(cls))):
+                raise TypeError(f"{cls.__name__}.max_concurrency = {concurrency} needs handlers that can overlap: "
+                                "`async def receive`, async methods, or `blocking = True` (threads)")
+            info = dataclasses.replace(info, max_concurrency=concurrency)
         self._class_infos[cls] = info
         return info
 
