@@ -62,14 +62,14 @@ class Embedded:
 
     def spawn(self, cls: Any, args: tuple, kwargs: dict, *, name: str | None, mailbox: Any, restart: Any,
               node: Any) -> ActorRef:
-        if node is not None:
+        if node is not None and node != "spread":  # "spread" over one node: here, so the same code runs embedded
             raise ValueError(f"spawn({getattr(cls, '__name__', cls)!r}, node={node!r}): placement needs "
                              "cluster mode; create the system with ActorSystem(name, cluster=rayka.RayCluster())")
         return self.system._user.spawn_child(cls, args, kwargs, name, mailbox, restart)
 
     def spawn_child(self, parent: Any, cls: Any, args: tuple, kwargs: dict, *, name: str | None, mailbox: Any,
                     restart: Any, node: Any) -> ActorRef:
-        if node is not None:
+        if node is not None and node != "spread":  # "spread" over one node: here
             raise ValueError(f"{parent.path}: spawn(..., node={node!r}) needs cluster mode")
         return parent.spawn_child(cls, args, kwargs, name, mailbox, restart)
 

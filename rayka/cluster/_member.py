@@ -119,6 +119,7 @@ class Member:
                     restart: Any, node: Any) -> ActorRef:
         target = self.place(node, default=self.node_id if self.node_id in self.node_options else None)
         if target == self.node_id:
+            self.counted(target)  # so that "spread" sees the ones placed here too
             return parent.spawn_child(cls, args, kwargs, name, mailbox, restart)
         system = self.system
         spi.class_info(system, cls)

@@ -4,10 +4,12 @@ What message queues and RPC give their users, in actor form, built only on
 rayka's public API (``tell``, ``ask``, ``watch``, timers):
 
 - **Routers**: :class:`Pool` (spawns, supervises and replaces N routees;
-  resizable) and :class:`Group` (existing refs), with the logics
+  resizable; ``placement="spread"`` spreads them over a cluster) and :class:`Group` (existing refs), with the logics
   :class:`RoundRobin`, :class:`Random`, :class:`SmallestMailbox`,
   :class:`ConsistentHashing` (per-key order), :class:`Broadcast` and
   :class:`ScatterGatherFirst`. Asks through a router are answered by the routee.
+- **Mapping work**: :class:`ActorPool` maps items over actors from a thread,
+  a bounded number in flight per actor (Ray's ``ActorPool``).
 - **Topics**: :class:`Topics`, publish/subscribe by topic name, dead
   subscribers dropped, one relay per peer node.
 - **Work queue**: :class:`WorkQueue` (bounded, work-pulling, acknowledged,
@@ -29,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+from ._actor_pool import ActorPool
 from ._consumer import AsyncConsumer, Consumer, SeenIds
 from ._logic import (
     Broadcast,
@@ -63,6 +66,7 @@ from ._workqueue import Drain, WorkQueue
 
 __all__ = [
     "Ack",
+    "ActorPool",
     "AckError",
     "AckRejected",
     "AddPeer",

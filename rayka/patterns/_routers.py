@@ -274,6 +274,9 @@ class Pool(_Router):
         replace: start a new routee, under the same name, when one stops.
         resizer: a :class:`Resizer` to grow and shrink the pool with its
             load (``size`` is then only where it starts, within the bounds).
+        placement: where the routees run, any ``node=`` of ``spawn``:
+            ``"spread"`` puts each on the least loaded node runtime of a cluster
+            (embedded: here). Not ``node``: ``spawn(Pool, ..., node=...)`` places the pool itself.
 
     A routee is replaced when it stops for any reason other than a resize.
     More than ``strategy.max_restarts`` replacements within ``strategy.within``
@@ -283,7 +286,7 @@ class Pool(_Router):
 
     def __init__(self, routee: type[Actor], size: int, logic: RoutingLogic = RoundRobin(), *,
                  args: tuple = (), kwargs: dict | None = None, strategy: Strategy | None = None,
-                 replace: bool = True, resizer: Resizer | None = None) -> None:
+                 replace: bool = True, resizer: Resizer | None = None, placement: Any = None) -> None:
         super().__init__(logic)
         if not isinstance(size, int) or size < 0:
             raise ValueError(f"Pool size must be an int >= 0, got {size!r}")
@@ -302,6 +305,7 @@ class Pool(_Router):
         self.retiring: list[ActorRef] = []
         self.replacements: deque[float] = deque()
         self.retire_timer: Any = None
+        self.placement = placement
 
     def on_start(self) -> None:
         self._grow()
@@ -336,7 +340,7 @@ class Pool(_Router):
                 k += 1
             name = f"routee-{k}"
             taken.add(name)
-            ref = self.context.spawn(self.routee_class, *self.args, name=name, **self.kwargs)
+            ref = self.context.spawn(self.routee_class, *self.args, name=name, node=self.placement, **self.kwargs)
             self.context.watch(ref)
             self.routees = (*self.routees, ref)
 

@@ -298,3 +298,12 @@ class OrderChecker(rayka.Actor):
         for entry in reached:
             self.waiting.remove(entry)
             entry[1].tell("reached")
+
+
+class Pid(rayka.Actor):
+    """Answers ``(pid, n * n)``: which process (node runtime) handled ``n``."""
+
+    def receive(self, message):
+        import os
+
+        return (os.getpid(), message * message)

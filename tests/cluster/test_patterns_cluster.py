@@ -117,3 +117,16 @@ def test_asks_through_a_router_reach_routees_on_other_nodes_and_come_back(cluste
     replies = [router.ask(i, timeout=20).result() for i in range(6)]
     assert sorted(name for name, _ in replies) == ["n0", "n0", "n1", "n1", "n2", "n2"]
     assert sorted(i for _, i in replies) == list(range(6))
+
+
+def test_a_spread_pool_puts_routees_on_every_node_and_actor_pool_maps_over_them(cluster_system):
+    from rayka.patterns import ActorPool, Pool
+
+    from tests.cluster.cluster_actors import Pid
+
+    pool = cluster_system.spawn(Pool, Pid, 3, placement="spread", name="spread-pool")
+    mapping = ActorPool(pool, in_flight=2)
+    results = list(mapping.map(None, range(60), timeout=30))
+    assert [square for _, square in results] == [n * n for n in range(60)]
+    assert len({pid for pid, _ in results}) == 3  # three processes: the routees are on three node runtimes
+    assert sorted(square for _, square in mapping.map_unordered(None, range(10))) == [n * n for n in range(10)]
