@@ -3,7 +3,8 @@
     python -m rayka.bench.cluster [--quick] [--repeat N] [--nodes N] [--pairs K] [--json PATH]
 
 Cases: tell across nodes 1->1 (small messages, order kept), ask across nodes
-(actor to actor, median µs) and from the driver, aggregate tell throughput
+(actor to actor, median µs) and a method call through a proxy interleaved
+with it (the cost of a call over an ask), ask from the driver, aggregate tell throughput
 with K sender/receiver node pairs, and node loss (kill -> the restarted actor
 answers). Raw Ray figures come from :mod:`rayka.bench.ray_raw` on the same
 Ray instance. Every Ray process started here is shut down at the end.
@@ -46,6 +47,9 @@ class _Receiver(rayka.Actor):
             self.count, self.last, self.in_order = 0, -1, True
         return message
 
+    def echo(self, value: Any) -> Any:
+        return value
+
 
 class _Sender(rayka.Actor):
     """Sends n numbered tells, waiting for stream room every 1,000, then asks for the count."""
@@ -72,6 +76,23 @@ class _Asker(rayka.Actor):
             await target.ask(i, timeout=30)
             times.append(time.perf_counter() - started)
         return times
+
+
+class _Caller(rayka.Actor):
+    """Alternates a plain ask and a proxy call to the same actor: (ask times, call times)."""
+
+    async def receive(self, message: Any) -> Any:
+        target, n = message
+        echo = target.proxy(timeout=30).echo
+        asks, calls = [], []
+        for i in range(n):
+            started = time.perf_counter()
+            await target.ask(i, timeout=30)
+            asks.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            await echo(i)
+            calls.append(time.perf_counter() - started)
+        return asks, calls
 
 
 def _raw_actor_to_actor_us(n: int) -> float:
@@ -182,13 +203,16 @@ def run(quick: bool = False, repeat: int = 3, nodes: int = 2, pairs: int = 1,
         receivers = [system.spawn(_Receiver, node=2 * k + 1) for k in range(pairs)]
         import ray
 
-        tell, ask_actor, ask_driver, raw_actor, raw_driver = [], [], [], [], []
+        tell, ask_actor, ask_driver, raw_actor, raw_driver, call_over_ask = [], [], [], [], [], []
         for attempt in range(repeat):
             say(f"tell across nodes ({attempt + 1}/{repeat})")
             tell.append(_tell_rate(system, senders[:1], receivers[:1], n_tell)["msgs_per_s"])
             say(f"ask across nodes ({attempt + 1}/{repeat})")
             asker = system.spawn(_Asker, node=0)
             ask_actor.append(_median_us(asker.ask((receivers[0], n_ask), timeout=300).result()))
+            say(f"method call against ask across nodes ({attempt + 1}/{repeat})")
+            asks, calls = system.spawn(_Caller, node=0).ask((receivers[0], n_ask), timeout=300).result()
+            call_over_ask.append(_median_us(calls) / _median_us(asks))
             samples, raw_samples = [], []
             echo = _raw_echo(system, receivers[0])
             for i in range(n_ask):  # interleaved with a raw call on the same node: both see the same load
@@ -205,6 +229,7 @@ def run(quick: bool = False, repeat: int = 3, nodes: int = 2, pairs: int = 1,
         report["tell_across_nodes_msgs_per_s"] = statistics.median(tell)
         report["tell_samples"] = tell
         report["ask_across_nodes_median_us"] = statistics.median(ask_actor)
+        report["call_over_ask_across_nodes"] = statistics.median(call_over_ask)  # goal <= 1.3 (issue 13)
         report["ask_from_driver_median_us"] = statistics.median(ask_driver)
         report["raw_ray_actor_to_actor_call_median_us"] = statistics.median(raw_actor)
         report["raw_driver_call_interleaved_median_us"] = statistics.median(raw_driver)

@@ -136,6 +136,8 @@ class Transport(Receiving, Resending):
 
     def rejoin(self, node: str, handle: Any, incarnation: int | None = None) -> None:
         """Meet a node again after it restarted (a new incarnation): a fresh stream from sequence 0."""
+        if node == self.node_id:  # the announcement of this very node's return: no stream to itself
+            return
         old = self.peers.pop(node, None)
         if old is not None and old.alive:
             with old.lock:
