@@ -65,3 +65,10 @@ def test_every_example_runs_the_same_on_a_cluster(run_example, name: str, argv: 
     for text in expected:
         assert text in out
     assert "over 3 processes" in figures_of(out)["resources"]
+
+
+def test_from_ray_on_a_cluster_spreads_the_pool_over_both_node_runtimes(run_example) -> None:
+    code, out = run_example("from_ray", "--cluster", "--items", "8")
+    assert code == 0
+    assert " [x] pool: 8 items in" in out and "on 2 process(es)" in out
+    assert "all answers correct" in out

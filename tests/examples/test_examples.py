@@ -143,3 +143,13 @@ def test_get_or_spawn_returns_the_running_actor_when_run_again() -> None:
     finally:
         shutdown_all()
     assert system.closed
+
+
+def test_from_ray_ports_counter_pool_fetcher_and_wait(run_example) -> None:
+    code, out = run_example("from_ray", "--items", "4")
+    assert code == 0
+    assert " [x] counter: 10 after 10 adds, 15 after one more of 5" in out
+    assert " [x] pool: 4 items in" in out and "on 1 process(es)" in out
+    assert re.search(r" \[x\] fetched 16 pages in [\d.]+ s, 8 at once", out)
+    assert " [x] wait: 2 done, 2 pending or done later" in out
+    assert "all answers correct" in out
