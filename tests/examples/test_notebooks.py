@@ -71,6 +71,7 @@ def test_quickstart_notebook_shows_the_system_and_a_ref_and_runs_again_without_l
     assert any("same actor: True | actors running: 1" in o for o in outputs)
     assert any(result_of(cell) == "2" for cell in cells)  # the awaited ask, after the second message
     assert any("figures (sender -> receiver)" in o and "msgs/s" in o for o in outputs)
+    assert any("3 calls answered: True | pages: 8 | fetched at once: 8" in o for o in outputs)  # proxies, gather
 
 
 def test_supervision_notebook_draws_the_tree_and_shows_the_restart(kernel: str) -> None:
