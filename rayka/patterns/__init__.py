@@ -66,9 +66,9 @@ from ._workqueue import Drain, WorkQueue
 
 __all__ = [
     "Ack",
-    "ActorPool",
     "AckError",
     "AckRejected",
+    "ActorPool",
     "AddPeer",
     "AddRoutee",
     "AsyncConsumer",
