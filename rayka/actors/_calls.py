@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ._ref import ActorRef
     from ._reply import Reply
 
-__all__ = ["Call", "Member", "Proxy", "Refusal", "dispatch", "method_name", "public_methods"]
+__all__ = ["CAST", "Call", "Member", "Proxy", "Refusal", "cast", "dispatch", "method_name", "public_methods"]
 
 #: names of ``Actor`` itself that a proxy may not call or read (hooks, settings, the context)
 RESERVED = frozenset({
@@ -48,6 +48,29 @@ class Call:
         if self.args is None:
             return f"Call({self.name!r}: read)"
         return f"Call({self.name}(*{self.args!r}, **{self.kwargs or {}!r}))"
+
+
+class _Cast:
+    """The reply slot of a call nobody waits for (``cast``, ``proxy.name.tell``): answers go nowhere.
+
+    Every call travels with something in its reply slot, so the message loop
+    looks for a ``Call`` only in envelopes that have one (an ask's, a cast's):
+    a plain tell pays nothing for method calls.
+    """
+
+    __slots__ = ()
+
+    def set_result(self, result: Any) -> bool:
+        return False
+
+    def set_exception(self, error: BaseException) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "CAST"
+
+
+CAST: Any = _Cast()
 
 
 class Refusal(Exception):
@@ -151,6 +174,16 @@ class Proxy:
         return f"<Proxy of {self._ref.path}>"
 
 
+def cast(ref: ActorRef, call: Call) -> None:
+    """Send ``call`` with no one waiting: a local actor gets it with the ``CAST`` reply slot; a remote one as
+    a tell, which its node's transport gives that slot when it delivers it."""
+    cell: Any = ref._cell
+    if hasattr(cell, "put_envelope"):
+        cell.put_envelope((call, None, CAST))
+    else:
+        cell.tell(call, None)
+
+
 class Member:
     """One name on a proxy: call it, ``tell`` it, or read it (``result()`` / ``await``)."""
 
@@ -166,7 +199,7 @@ class Member:
 
     def tell(self, *args: Any, **kwargs: Any) -> None:
         """Call the method without waiting for its result (its errors go to the supervisor, as a tell's do)."""
-        self._ref.tell(Call(self._name, args, kwargs or None))
+        cast(self._ref, Call(self._name, args, kwargs or None))
 
     def read(self) -> Reply[Any]:
         """Read the attribute: a :class:`Reply` of its value (to gather, wait on or ``future()``)."""

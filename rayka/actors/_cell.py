@@ -276,7 +276,7 @@ class ActorCell(Lifecycle, Supervising, Concurrent):
             self._current = envelope
             message, _, reply = envelope
             try:
-                if message.__class__ is call:
+                if reply is not None and message.__class__ is call:  # a call always has a reply (or CAST)
                     result = dispatch(self.instance, message, self.path)
                     if inspect.isawaitable(result):  # an async method: it runs as a task, and ends the turn
                         mailbox.processed += count

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._errors import RaykaError
 from ..mailbox._queues import SignalMark
+from ._calls import CAST
 from ._concurrent import handling
 from ._signals import ChildFailed
 if TYPE_CHECKING:
@@ -102,7 +103,7 @@ class ActorContext:
         if current is None:
             return None
         message, sender, reply = current
-        if reply is None or isinstance(reply, SignalMark):  # a tell, or a death-watch signal
+        if reply is None or isinstance(reply, SignalMark) or reply is CAST:  # a tell, a signal, a cast
             return None
         if holder is not None:
             holder[0] = (message, sender, None)

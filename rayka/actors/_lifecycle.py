@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import ActorStopped, InvalidActorName, SystemClosed
 from ._aio import drive, settle
-from ._calls import Refusal
+from ._calls import CAST, Refusal
 from ..mailbox._queues import SignalMark
 from ._signals import ChildFailed, DeadLetter, Terminated
 from ._state import CellState, Envelope
@@ -217,7 +217,7 @@ class Lifecycle(CellState):
         if envelope is None:
             return
         message, sender, reply = envelope
-        if reply is not None and type(reply) is not SignalMark:
+        if reply is not None and type(reply) is not SignalMark and reply is not CAST:
             reply.set_exception(error)
             return
         log.warning("rayka: %s", error)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Concatenate, Generic
 
 from typing_extensions import TypeVar
 
-from ._calls import Call, Proxy, method_name
+from ._calls import Call, Proxy, cast, method_name
 
 if TYPE_CHECKING:
     from ._cell import ActorCell
@@ -110,7 +110,7 @@ class ActorRef(Generic[M, R]):
 
     def cast(self, method: Callable[Concatenate[Any, P], Any], *args: P.args, **kwargs: P.kwargs) -> None:
         """Call ``method`` on the actor without waiting (OTP's ``cast``); typed like :meth:`call`."""
-        self._cell.tell(Call(method_name(method), args, kwargs or None), None)
+        cast(self, Call(method_name(method), args, kwargs or None))
 
     def stop(self) -> None:
         """Ask the actor to stop (its children first); returns at once."""

@@ -12,7 +12,7 @@ import asyncio
 from enum import IntEnum
 from typing import Any
 
-from ._calls import Call
+from ._calls import CAST, Call
 from ._cell import ActorCell
 from . import _lifecycle as _lc
 from ._lifecycle import check_name
@@ -21,7 +21,7 @@ from ._signals import ChildFailed, DeadLetter, Terminated
 
 __all__ = [
     "class_info", "make_cell", "stop_failed",
-    "ActorCell", "Call", "CellState", "ChildFailed", "DeadLetter", "Op", "Reply", "Terminated", "add_child", "cell_of",
+    "CAST", "ActorCell", "Call", "CellState", "ChildFailed", "DeadLetter", "Op", "Reply", "Terminated", "add_child", "cell_of",
     "check_name", "is_local_cell", "loop_of", "pause_current_actor", "reply_outcome", "resume_actor", "set_assist",
     "spawn_top_level", "tree_of",
 ]

@@ -15,7 +15,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ActorStopped, MailboxFull, RaykaError, SerializationError
-from ..actors.spi import DeadLetter, Op, Reply, reply_outcome
+from ..actors.spi import CAST, Call, DeadLetter, Op, Reply, reply_outcome
 from ._kinds import DIRECTIVE_OPS, Kind
 from ._wire import MalformedBatch, UndecodablePayload
 
@@ -154,7 +154,8 @@ class Receiving:
         for record in records:
             try:
                 # the fast path: a well-formed tell to a live actor here
-                if record[2] == TELL and type(record[0]) is str and type(record[3]) is not UndecodablePayload:
+                if (record[2] == TELL and type(record[0]) is str and type(record[3]) is not UndecodablePayload
+                        and type(record[3]) is not Call):
                     if record[0] != path:
                         path = record[0]
                         cell = local(path)
@@ -205,7 +206,10 @@ class Receiving:
                 self.system.dead_letters.publish(DeadLetter(payload, sender_ref, target, "unknown"))
                 return
             try:
-                cell.tell(payload, sender_ref)
+                if type(payload) is Call and hasattr(cell, "put_envelope"):  # a cast: it gets its reply slot here
+                    cell.put_envelope((payload, sender_ref, CAST))
+                else:
+                    cell.tell(payload, sender_ref)
             except MailboxFull:
                 if getattr(cell.mailbox, "overflow", None) == "backpressure":
                     # wait in line for room; the batch is acknowledged only once admitted (backpressure)

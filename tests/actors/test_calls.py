@@ -64,6 +64,9 @@ def test_an_actor_with_methods_only_refuses_plain_messages_and_goes_on(system: r
     counter.tell("add 2")
     letter = letters.expect(timeout=5)
     assert (letter.message, letter.reason, letter.recipient) == ("add 2", "refused", "/user/counter")
+    counter.proxy().missing.tell(3)  # a call nobody waits for, refused: logged and dead-lettered too
+    letter = letters.expect(timeout=5)
+    assert (letter.reason, letter.recipient, letter.message) == ("refused", "/user/counter", Call("missing", (3,)))
     assert counter.proxy().add(1).result(timeout=5) == 11  # the same instance: nothing was restarted
     assert system.statistics()["failures"] == 0
 
