@@ -46,6 +46,9 @@ class Backend(Protocol):
     def statistics(self) -> dict[str, int]:
         """Counters of the actors this process does not host, to add to the system's own."""
 
+    def metrics_parts(self, top: int) -> list[dict]:
+        """Each node's part of ``system.metrics()`` (``observe.collect_node``), this process's included."""
+
     def shutdown(self) -> None:
         """Stop what the backend started (node runtimes, Ray); the system stops its own tree."""
 
@@ -90,6 +93,11 @@ class Embedded:
 
     def statistics(self) -> dict[str, int]:
         return {}
+
+    def metrics_parts(self, top: int) -> list[dict]:
+        from ..observe._snapshot import collect_node
+
+        return [collect_node(self.system, "local", top)]
 
     def shutdown(self) -> None:
         return None

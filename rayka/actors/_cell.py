@@ -31,6 +31,7 @@ __all__ = ["ActorCell", "RUNNING", "SUSPENDED", "STOPPING", "TERMINATED"]
 
 RUNNING, SUSPENDED, STOPPING, TERMINATED = 0, 1, 2, 3
 _monotonic = time.monotonic
+_perf = time.perf_counter
 
 
 class ActorCell(Lifecycle, Supervising, Concurrent):
@@ -192,6 +193,7 @@ class ActorCell(Lifecycle, Supervising, Concurrent):
         )
 
     def _dead_letter(self, envelope: Envelope, reason: str) -> None:
+        self.info.stats.dead_letters += 1
         message, sender, reply = envelope
         if reply is not None:
             if reason == "overflow":
@@ -267,6 +269,7 @@ class ActorCell(Lifecycle, Supervising, Concurrent):
         receive = self._receive
         call = Call
         count = 0
+        started = _perf() if self._system._timing else 0.0  # handling time: two clock reads a turn, when read
         while count < n:
             try:
                 envelope = pop()
@@ -279,14 +282,14 @@ class ActorCell(Lifecycle, Supervising, Concurrent):
                 if reply is not None and message.__class__ is call:  # a call always has a reply (or CAST)
                     result = dispatch(self.instance, message, self.path)
                     if inspect.isawaitable(result):  # an async method: it runs as a task, and ends the turn
-                        mailbox.processed += count
+                        self._handled(count, started)
                         self.start_async(result, envelope)
                         return False
                 else:
                     result = receive(message)
             except BaseException as error:  # noqa: BLE001 - every failure goes to the supervisor
                 if self.handler_failed(error, envelope):
-                    mailbox.processed += count
+                    self._handled(count, started)
                     self._scheduled = False
                     return False
                 continue  # refused: answered, and the actor goes on
@@ -295,7 +298,19 @@ class ActorCell(Lifecycle, Supervising, Concurrent):
             if self._sys:
                 break
         mailbox.processed += count
+        stats = self.info.stats
+        stats.processed += count
+        if started and count:
+            stats.observe(_perf() - started, count)
         return True
+
+    def _handled(self, count: int, started: float) -> None:
+        """Count a turn that ended early (a failure, an async method)."""
+        self.mailbox.processed += count
+        stats = self.info.stats
+        stats.processed += count
+        if started and count:
+            stats.observe(_perf() - started, count)
 
     def _start_one(self, info: Any) -> bool:
         """Start handling one message of an async or blocking actor; False when it is now busy or failed."""
@@ -305,6 +320,7 @@ class ActorCell(Lifecycle, Supervising, Concurrent):
         except IndexError:
             return True
         mailbox.processed += 1
+        info.stats.processed += 1
         self._current = envelope
         message, _, reply = envelope
         handler = self._receive if message.__class__ is not Call else self._call

@@ -69,6 +69,7 @@ class Concurrent(CellState):
             except IndexError:
                 return True
             mailbox.processed += 1
+            self.info.stats.processed += 1
             message, _, reply = envelope
             holder = [envelope]
             context = contextvars.copy_context()

@@ -12,6 +12,7 @@ import asyncio
 import functools
 import inspect
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ActorStopped, InvalidActorName, SystemClosed
@@ -166,9 +167,12 @@ class Lifecycle(CellState):
         else:
             future = asyncio.ensure_future(awaitable)
         self._busy = future
-        future.add_done_callback(functools.partial(self.async_done, envelope))
+        started = time.perf_counter() if self._system._timing else 0.0
+        future.add_done_callback(functools.partial(self.async_done, envelope, started))
 
-    def async_done(self, envelope: Envelope | None, future: asyncio.Future) -> None:
+    def async_done(self, envelope: Envelope | None, started: float, future: asyncio.Future) -> None:
+        if started:
+            self.info.stats.observe(time.perf_counter() - started)
         if self._busy is future:
             self._busy = None
         reply = envelope[2] if envelope is not None and self._current is envelope else None
@@ -202,6 +206,7 @@ class Lifecycle(CellState):
             return True
         self.state = SUSPENDED
         self._failure = error
+        self.info.stats.failures += 1
         self._system.count("failures")
         parent = self.parent_cell
         if parent is None:
@@ -221,6 +226,7 @@ class Lifecycle(CellState):
             reply.set_exception(error)
             return
         log.warning("rayka: %s", error)
+        self.info.stats.dead_letters += 1
         self._system.dead_letters.publish(DeadLetter(message, sender, self.path, "refused"))
 
     # -- restart ---------------------------------------------------------------

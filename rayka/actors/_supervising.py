@@ -63,6 +63,7 @@ def count_restart(cell: CellState) -> None:
     if record is None:
         record = cell._record = _Record()
     record.total += 1
+    cell.info.stats.restarts += 1
 
 
 class Supervising(CellState):

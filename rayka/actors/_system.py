@@ -14,7 +14,7 @@ import weakref
 import warnings
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from .._errors import ActorNotFound, InvalidActorName
 from ..mailbox import Mailbox, UnboundedQueue
@@ -25,6 +25,7 @@ from ._cell import ActorCell
 from ._deadletters import DeadLetters
 from ._dispatcher import Dispatcher
 from ._state import CellState
+from ._stats import ClassStats
 from ._watchdog import LoopWatchdog
 from ._ref import ActorRef
 from ._signals import ChildFailed
@@ -35,6 +36,9 @@ __all__ = ["ActorSystem", "ClassInfo"]
 
 M = TypeVar("M")
 R = TypeVar("R")
+
+if TYPE_CHECKING:
+    from ..observe import Metrics, MetricsServer
 
 log = logging.getLogger("rayka")
 _DEFAULT_THROUGHPUT = 100
@@ -56,6 +60,7 @@ class ClassInfo:
     stash_capacity: int | None
     shutdown_timeout: float | None
     max_concurrency: int = 1
+    stats: ClassStats = dataclasses.field(default_factory=ClassStats, compare=False)  # counters, per system
 
 
 class _UserGuardian(Actor):
@@ -111,7 +116,10 @@ class ActorSystem:
         loop_watchdog: seconds one actor may hold the event loop before a
             warning names it, its message and the fixes (``None`` or ``0``
             turns the watchdog off). A daemon thread pings the loop; nothing
-            runs on the message path.
+            runs on the message path. Its pings also measure the loop's lag.
+        metrics: time handlers from the start (two clock reads per turn);
+            otherwise timing starts when metrics are first read
+            (:meth:`metrics`, :meth:`serve_metrics`). Counters are always kept.
 
     Example:
         >>> import rayka
@@ -132,7 +140,8 @@ class ActorSystem:
     def __init__(self, name: str = "rayka", *, cluster: BackendFactory | None = None, throughput: int = _DEFAULT_THROUGHPUT,
                  shutdown_timeout: float = 5.0, clock: Clock | None = None,
                  guardian_strategy: Strategy = DEFAULT_STRATEGY, blocking_workers: int | None = None,
-                 loop: asyncio.AbstractEventLoop | None = None, loop_watchdog: float | None = 1.0) -> None:
+                 loop: asyncio.AbstractEventLoop | None = None, loop_watchdog: float | None = 1.0,
+                 metrics: bool = False) -> None:
         if not isinstance(name, str) or not name or "/" in name:
             raise ValueError(f"system name must be a non-empty string without '/', got {name!r}")
         if not isinstance(throughput, int) or throughput < 1:
@@ -146,6 +155,8 @@ class ActorSystem:
         _register(self)
         self.throughput = throughput
         self.shutdown_timeout = shutdown_timeout
+        self._timing = bool(metrics)  # handling-time histograms (the message loop reads it once a turn)
+        self._servers: list[Any] = []  # metrics servers, closed at shutdown
         self.lock = threading.RLock()
         self.closed = False
         self.failure: BaseException | None = None
@@ -322,6 +333,47 @@ class ActorSystem:
             stats[key] = stats.get(key, 0) + value
         return stats
 
+    def metrics(self, top: int = 10) -> Metrics:
+        """A frozen snapshot of the metrics of every node (from the driver; a node runtime sees its own).
+
+        Per actor class and node: actors, messages processed, failures,
+        restarts, dead letters caused, mailbox depth and peak, handling time
+        (a histogram); per node: pid, actors, turns, loop lag, streams to its
+        peers; the ``top`` busiest actors; dead letters by reason. The first
+        read starts handler timing (see ``ActorSystem(metrics=...)``).
+
+        Example:
+            >>> import rayka
+            >>> class Echo(rayka.Actor):
+            ...     def receive(self, message):
+            ...         return message
+            >>> with rayka.ActorSystem("doc", metrics=True) as system:
+            ...     echo = system.spawn(Echo, name="echo")
+            ...     _ = [echo.ask(n).result(timeout=1) for n in range(3)]
+            ...     snapshot = system.metrics()
+            ...     snapshot.by_class("Echo").processed, snapshot.busiest[0].path
+            (3, '/user/echo')
+        """
+        from ..observe._snapshot import build
+
+        if not isinstance(top, int) or top < 0:
+            raise ValueError(f"metrics(top=...) must be an int >= 0, got {top!r}")
+        return build(self._backend.metrics_parts(top), self.dead_letters.by_reason(), top)
+
+    def serve_metrics(self, port: int = 0, host: str = "127.0.0.1") -> MetricsServer:
+        """Serve ``/metrics`` (Prometheus text, via ``prometheus_client``) and ``/rayka.json`` over HTTP.
+
+        ``port=0`` picks a free port (``server.port``, ``server.url``). Bound
+        to the loopback interface unless ``host`` says otherwise. Stopped by
+        ``server.close()`` or when the system shuts down. Needs the
+        ``rayka[metrics]`` extra. ``rayka top --url <server.url>`` attaches to it.
+        """
+        from ..observe._server import MetricsServer
+
+        server = MetricsServer(self, host, port)
+        self._servers.append(server)
+        return server
+
     def wait_terminated(self, ref: ActorRef, timeout: float | None = None) -> bool:
         """Block until ``ref`` has terminated; False if ``timeout`` passed first."""
         cell = ref._cell
@@ -350,6 +402,8 @@ class ActorSystem:
             self.closed = True
         if self.watchdog is not None:
             self.watchdog.stop()
+        for server in self._servers:
+            server.close()
         self._backend.shutdown()
         self._root.request_stop()
         if threading.get_ident() == self._loop_thread:  # from inside an actor: finish once the tree is down

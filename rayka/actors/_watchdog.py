@@ -40,6 +40,8 @@ class LoopWatchdog:
     def __init__(self, system: Any, threshold: float) -> None:
         self.threshold = threshold
         self.reported = 0  # holds reported so far
+        self.lag = 0.0  # seconds the last ping waited for the loop
+        self.max_lag = 0.0  # the longest wait since the metrics last read it (``take_max_lag``)
         self.episode_over = threading.Event()  # set once a reported hold has ended (its total logged)
         self._system = system
         self._stop = threading.Event()
@@ -57,7 +59,7 @@ class LoopWatchdog:
             answered = threading.Event()
             sent = time.monotonic()
             try:
-                loop.call_soon_threadsafe(answered.set)
+                loop.call_soon_threadsafe(self._answer, answered, sent)
             except RuntimeError:  # the loop is closed
                 return
             turns = dispatcher.turns
@@ -78,6 +80,19 @@ class LoopWatchdog:
                 log.warning("rayka: %s held the event loop for %.1f s in all (handling a %s message)",
                             culprit[0], time.monotonic() - sent, culprit[1])
             self.episode_over.set()
+
+    def _answer(self, answered: threading.Event, sent: float) -> None:
+        """Runs on the loop: how late it is is how long the ping waited."""
+        lag = time.monotonic() - sent
+        self.lag = lag
+        if lag > self.max_lag:
+            self.max_lag = lag
+        answered.set()
+
+    def take_max_lag(self) -> float:
+        """The longest lag since the last call (the current one if a hold is under way), and start again."""
+        lag, self.max_lag = self.max_lag, 0.0
+        return lag
 
     def _culprit(self, loop: asyncio.AbstractEventLoop, dispatcher: Any, turns: int) -> tuple[str, str] | None:
         """``(actor path, message type)`` of what holds the loop, or ``None`` if nothing holds it long."""

@@ -270,6 +270,16 @@ class ClusterRuntime(Member):
         except self.ray.exceptions.RayTaskError as error:
             raise ActorStopped(str(error.as_instanceof_cause()).splitlines()[-1]) from error
 
+    def metrics_parts(self, top: int) -> list[dict]:
+        """The driver's part, then each live node runtime's (a node that fails to answer is left out)."""
+        parts = super().metrics_parts(top)
+        for node in self.nodes:
+            try:
+                parts.append(self.ray.get(self.handles[node].metrics.remote(top), timeout=30))
+            except Exception as error:  # noqa: BLE001 - it died meanwhile: membership handles it
+                log.warning("rayka: no metrics from node runtime %s: %r", node, error)
+        return parts
+
     def node_trees(self) -> dict[str, list[str]]:
         """Each live node runtime's supervision tree, as text lines."""
         nodes = self.nodes

@@ -111,6 +111,14 @@ class Member:
         raise TypeError(f"node must be an index, a node id, 'spread', a dict of Ray resources or an ActorRef, "
                         f"got {node!r}")
 
+    def metrics_parts(self, top: int) -> list[dict]:
+        """This process's part of ``system.metrics()`` (the driver adds every node runtime's)."""
+        from ..observe._snapshot import collect_node
+
+        transport = self.transport
+        return [collect_node(self.system, self.node_id, top, streams=transport.streams(),
+                             malformed_batches=transport.malformed_batches)]
+
     def counted(self, node: str) -> None:
         self.load[node] = self.load.get(node, 0) + 1
 

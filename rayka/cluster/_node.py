@@ -237,6 +237,13 @@ class NodeRuntime:
         key = backend.names.get(name)
         return list(key) if key is not None and not backend.known_dead(key) else None
 
+    def metrics(self, top: int) -> dict:
+        """This node runtime's part of the driver's ``system.metrics()``."""
+        backend = self.backend
+        if backend is None:
+            raise RaykaError(f"node runtime {self.node_id} is not connected yet")
+        return backend.metrics_parts(top)[0]
+
     def statistics_of(self, path: str, uid: int) -> Any:
         cell = self.transport._local(path)
         if cell is None or cell.uid != uid:

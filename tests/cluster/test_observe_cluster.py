@@ -1,0 +1,34 @@
+"""Metrics of a Ray cluster: the driver's snapshot covers every node runtime; its endpoint labels series by node."""
+
+from __future__ import annotations
+
+import urllib.request
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.cluster.cluster_actors import Counter
+
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
+
+
+def test_the_drivers_metrics_cover_every_node_and_scrape_with_node_labels(cluster_system):
+    counters = [cluster_system.spawn(Counter, node=i) for i in range(3)]
+    for i, counter in enumerate(counters):
+        for n in range(i + 1):
+            counter.tell(n)
+        assert counter.ask("count", timeout=20).result() == i + 1
+    snapshot = cluster_system.metrics()
+    assert {node.node for node in snapshot.nodes} >= {"driver", "n0", "n1", "n2"}
+    per_node = {row.node: row for row in snapshot.classes if row.actor_class == "Counter"}
+    assert {node: per_node[node].processed for node in ("n0", "n1", "n2")} == {"n0": 2, "n1": 3, "n2": 4}
+    n0 = next(node for node in snapshot.nodes if node.node == "n0")
+    assert n0.pid != next(node for node in snapshot.nodes if node.node == "driver").pid
+    assert {s.peer for s in n0.streams} >= {"n1", "n2"}  # its streams to its peers
+    with cluster_system.serve_metrics() as server:
+        text = urllib.request.urlopen(server.url + "/metrics", timeout=30).read().decode()
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+    processed = {s.labels["node"]: s.value for s in families["rayka_messages_processed"].samples
+                 if s.labels["actor_class"] == "Counter"}
+    assert processed["n0"] >= 2 and processed["n1"] >= 3 and processed["n2"] >= 4
+    assert {s.labels["node"] for s in families["rayka_node_turns"].samples} >= {"driver", "n0", "n1", "n2"}
