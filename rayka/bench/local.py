@@ -15,6 +15,8 @@ asyncio, then again); the table shows the median and the min-max. Cases:
    replies: ``rayka.gather(replies).result()``, ``asyncio.gather`` over the
    same kind of rayka replies in a fresh loop, ``pykka.get_all`` over Pykka
    futures; timed from the first ask to the last result.
+4d. metrics cost: tell actor->actor (case 1) in systems with handler timing
+   off and on (``metrics=True``), three of each alternating, medians.
 4b. method call actor->actor: the same as 3 through a proxy (``await
    proxy.echo(i)``; Pykka: ``proxy.echo(i).get()``); rayka also runs plain
    asks in the same system, interleaved, for the cost of a call over an ask.
@@ -63,6 +65,7 @@ _SIZES: dict[str, dict[str, tuple[int, int]]] = {
     "tell_thread": {"rayka": (300_000, 30_000), "pykka": (100_000, 10_000), "asyncio": (300_000, 30_000)},
     "ask_actor": {"rayka": (30_000, 3_000), "pykka": (5_000, 500), "asyncio": (50_000, 5_000)},
     "call_actor": {"rayka": (30_000, 3_000), "pykka": (5_000, 500)},
+    "metrics_cost": {"rayka": (500_000, 50_000)},
     "gather": {"rayka": (10_000, 2_000), "pykka": (10_000, 2_000), "asyncio": (10_000, 2_000)},
     "ask_thread": {"rayka": (5_000, 1_000), "pykka": (3_000, 500), "asyncio": (5_000, 1_000)},
     "fan_out": {"rayka": (10_000, 10_000), "pykka": (1_000, 200), "asyncio": (10_000, 10_000)},
@@ -127,8 +130,8 @@ class _Idle(rayka.Actor):
 
 
 @contextlib.contextmanager
-def _system(name: str = "bench") -> Iterator[rayka.ActorSystem]:
-    system = rayka.ActorSystem(name)
+def _system(name: str = "bench", metrics: bool = False) -> Iterator[rayka.ActorSystem]:
+    system = rayka.ActorSystem(name, metrics=metrics)
     try:
         yield system
     finally:
@@ -137,9 +140,9 @@ def _system(name: str = "bench") -> Iterator[rayka.ActorSystem]:
         raise RuntimeError(f"rayka: system {name!r} did not shut down cleanly within {peers.WAIT:.0f} s")
 
 
-def _rayka_tell_actor(n: int) -> dict[str, float]:
+def _rayka_tell_actor(n: int, metrics: bool = False) -> dict[str, float]:
     """One rayka actor tells ``n`` messages to another from inside its handler."""
-    with _system() as system:
+    with _system(metrics=metrics) as system:
         countdown = peers.Countdown(n, locked=False)  # counted on the loop thread only
         receiver = system.spawn(_Counter, countdown)
         sender = system.spawn(_Sender)
@@ -149,6 +152,16 @@ def _rayka_tell_actor(n: int) -> dict[str, float]:
         sender.tell((n, receiver))
         peers.wait(countdown.event, "rayka tell actor->actor")
         return {"msgs_per_s": n / (_now() - started)}
+
+
+def _rayka_metrics_cost(n: int) -> dict[str, float]:
+    """Tell actor->actor with handler timing off and on (``ActorSystem(metrics=True)``), alternating."""
+    off = [_rayka_tell_actor(n // 2)["msgs_per_s"] for _ in range(2)]
+    on = [_rayka_tell_actor(n // 2, metrics=True)["msgs_per_s"] for _ in range(2)]
+    off.append(_rayka_tell_actor(n // 2)["msgs_per_s"])
+    on.append(_rayka_tell_actor(n // 2, metrics=True)["msgs_per_s"])
+    rate_off, rate_on = sorted(off)[1], sorted(on)[1]
+    return {"msgs_per_s": rate_on, "off_msgs_per_s": rate_off, "on_over_off": rate_on / rate_off}
 
 
 def _rayka_tell_thread(n: int) -> dict[str, float]:
@@ -344,6 +357,7 @@ CASES: dict[str, tuple[str, _Case]] = {
     "ask_actor": ("ask actor->actor", {
         "rayka": _rayka_ask_actor, "pykka": peers.pykka_ask_actor, "asyncio": baseline.asyncio_ask_pingpong}),
     "call_actor": ("method call actor->actor", {"rayka": _rayka_call_actor, "pykka": peers.pykka_call_actor}),
+    "metrics_cost": ("tell actor->actor, metrics timing on", {"rayka": _rayka_metrics_cost}),
     "gather": ("gather the replies of n asks", {
         "rayka": _rayka_gather, "pykka": peers.pykka_gather, "asyncio": _asyncio_gather}),
     "ask_thread": ("ask main thread->actor", {
@@ -372,6 +386,8 @@ def _rows(report: dict[str, Any]) -> list[Row]:
         Row("ask actor->actor (round trips/s)", "ask_actor", "round_trips_per_s"),
         Row("method call actor->actor, proxy (round trips/s)", "call_actor", "round_trips_per_s"),
         Row("  its time over a plain ask's, same run (x)", "call_actor", "call_over_ask", ratio=False),
+        Row("tell actor->actor, handler timing on (msgs/s)", "metrics_cost", "msgs_per_s", ratio=False),
+        Row("  its rate over timing off, same run (x)", "metrics_cost", "on_over_off", ratio=False),
         Row(f"gather {n('gather')} replies: asks + gather (ms; asyncio: asyncio.gather of rayka replies)",
             "gather", "total_ms"),
         Row("ask main thread->actor, median (µs)", "ask_thread", "median_us"),
@@ -483,6 +499,7 @@ _GOALS = (
     ("ask main thread->actor, median", "ask_thread", "median_us", "pykka", 1.0, False),
     ("gather of n replies", "gather", "total_ms", "asyncio", 1.0, False),  # issue 13: not slower
     ("method call actor->actor, time over ask", "call_actor", "call_over_ask", None, 1.3, False),  # issue 13
+    ("tell actor->actor, timing on over off", "metrics_cost", "on_over_off", None, 0.95, True),  # issue 14
 )
 
 

@@ -17,6 +17,7 @@ _METRICS = {
     "ask_actor": {"round_trips_per_s"},
     "call_actor": {"round_trips_per_s", "ask_round_trips_per_s", "call_over_ask"},
     "gather": {"total_ms"},
+    "metrics_cost": {"msgs_per_s", "off_msgs_per_s", "on_over_off"},
     "ask_thread": {"median_us", "p99_us"},
     "fan_out": {"total_ms", "msgs_per_s"},
     "spawn": {"actors_per_s", "us_per_actor", "bytes_per_actor"},
