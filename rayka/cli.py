@@ -194,6 +194,33 @@ def _bench(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+# -- rayka top ----------------------------------------------------------------------
+def _top(args: argparse.Namespace, out: TextIO) -> int:
+    from .observe._top import Frame, fetch, render_text
+
+    if args.once:
+        try:
+            first = fetch(args.url, top=args.top)
+        except OSError as error:
+            print(f"rayka top: cannot read {args.url}/rayka.json: {error}; start the system's endpoint with "
+                  "system.serve_metrics() and pass its url", file=sys.stderr)
+            return 2
+        second = None
+        if args.interval > 0:
+            time.sleep(args.interval)  # two snapshots: the rates are the difference
+            second = fetch(args.url, top=args.top)
+        frame = Frame(second or first, first if second else None, args.sort, args.filter or "")
+        print(render_text(frame, width=args.width), file=out, end="")
+        return 0
+    try:
+        from .observe._top import app
+    except ImportError:
+        print("rayka top needs textual: pip install 'rayka[top]' (or use --once)", file=sys.stderr)
+        return 2
+    app(lambda: fetch(args.url, top=args.top), args.interval).run()
+    return 0
+
+
 # -- rayka version ------------------------------------------------------------------
 def _version(args: argparse.Namespace, out: TextIO) -> int:
     from importlib import metadata
@@ -243,6 +270,20 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--scale", type=float, default=1.0, help="multiply the local benchmark's sizes by this")
     bench.add_argument("--json", metavar="PATH", help="also write the reports as JSON here")
     bench.set_defaults(run=_bench)
+
+    top = commands.add_parser(
+        "top", help="a live view of a running system: nodes, actor classes, busiest actors, dead letters",
+        description="Attach to a running system's metrics endpoint (start it in that process with "
+                    "url = system.serve_metrics().url; a cluster's driver covers every node) and show it live. "
+                    "Keys: s sorts (rate, processed, queued, restarts), f filters, q quits.")
+    top.add_argument("--url", required=True, help="the endpoint, e.g. http://127.0.0.1:9464")
+    top.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes (default 1)")
+    top.add_argument("--once", action="store_true", help="print one frame (two snapshots, for rates) and exit")
+    top.add_argument("--sort", choices=("rate", "processed", "queued", "restarts"), default="rate")
+    top.add_argument("--filter", help="show only classes, actors and nodes containing this text")
+    top.add_argument("--width", type=int, default=140, help="columns for --once (default 140)")
+    top.add_argument("--top", type=int, default=50, help="how many of the busiest actors to show (default 50)")
+    top.set_defaults(run=_top)
 
     version = commands.add_parser("version", help="print the versions of rayka, Python and Ray")
     version.set_defaults(run=_version)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -30,12 +31,14 @@ class MetricsServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - the http.server name
-                path = self.path.split("?", 1)[0]
+                path, _, query = self.path.partition("?")
+                asked = urllib.parse.parse_qs(query).get("top", [""])[0]
                 try:
                     if path == "/metrics":
                         body, kind = generate_latest(registry), CONTENT_TYPE_LATEST
                     elif path == "/rayka.json":
-                        body = json.dumps(system.metrics(top).as_dict()).encode()
+                        shown = int(asked) if asked.isdigit() else top  # ?top=N: the busiest N actors
+                        body = json.dumps(system.metrics(min(shown, 10_000)).as_dict()).encode()
                         kind = "application/json"
                     else:
                         self.send_error(404, "rayka serves /metrics and /rayka.json")

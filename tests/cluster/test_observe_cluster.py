@@ -32,3 +32,21 @@ def test_the_drivers_metrics_cover_every_node_and_scrape_with_node_labels(cluste
                  if s.labels["actor_class"] == "Counter"}
     assert processed["n0"] >= 2 and processed["n1"] >= 3 and processed["n2"] >= 4
     assert {s.labels["node"] for s in families["rayka_node_turns"].samples} >= {"driver", "n0", "n1", "n2"}
+
+
+def test_top_once_on_the_drivers_endpoint_shows_every_node(cluster_system):
+    import io
+
+    from rayka import cli
+
+    counter = cluster_system.spawn(Counter, node=1, name="top-counter")
+    counter.tell(1)
+    assert counter.ask("count", timeout=20).result() == 1
+    with cluster_system.serve_metrics() as server:
+        out = io.StringIO()
+        assert cli._top(cli._parser().parse_args(["top", "--url", server.url, "--once", "--interval", "0"]), out) == 0
+    text = out.getvalue()
+    node_rows = [line for line in text.splitlines() if line.strip().startswith(("│ n0", "│ n1", "│ n2", "│ driver"))]
+    assert len(node_rows) >= 4, text
+    row = next(line for line in text.splitlines() if "/user/top-counter" in line)
+    assert "n1" in row and "Counter" in row
