@@ -169,6 +169,9 @@ def run(*, jobs: int = 200, workers: int = 4, work: float = 0.02, crash_on: int 
                 note = f"crash on job {crash_on}: consumer restarted, job redelivered"
                 events.append(note)
             if not killed and done >= jobs // 2:
+                # said before the kill, so it comes before whatever Ray prints about a worker that died
+                report(Progress(done, jobs, stats.pending, stats.in_flight, stats.redelivered,
+                                "killing node runtime n1 on purpose (SIGKILL): Ray may report a dead worker"))
                 system.cluster.kill_node("n1")
                 system.cluster.wait_recovered("n1", timeout=60)
                 killed = True

@@ -35,8 +35,8 @@ class ProgressBar:
         >>> bar = ProgressBar(4, out, width=10, columns=60, tty=True)
         >>> bar.update(1, "first")
         >>> bar.finish("done")
-        >>> out.getvalue().rsplit("\\r", 1)[-1]
-        '[##########] 4/4 done\\n'
+        >>> out.getvalue().rsplit("\\r", 1)[-1]  # each draw erases the whole line first
+        '\\x1b[2K[##########] 4/4 done\\n'
     """
 
     def __init__(self, total: int, stream: TextIO | None = None, *, width: int = 30, columns: int | None = None,
@@ -44,6 +44,7 @@ class ProgressBar:
         self.total = max(1, total)
         self.stream = stream if stream is not None else sys.stdout
         self.width = width
+        self._fixed_columns = columns
         self.columns = columns or shutil.get_terminal_size((100, 20)).columns
         self.tty = self.stream.isatty() if tty is None else tty
         self.done = 0
@@ -55,6 +56,23 @@ class ProgressBar:
         line = f"[{'#' * filled}{'.' * (self.width - filled)}] {done}/{self.total} {text}"
         return line[: self.columns - 1] if self.tty else line
 
+    def _redraw(self, line: str, end: str = "") -> None:
+        """On a terminal: erase the whole line first (``ESC [2K``), so nothing of a longer one is left over,
+        whatever the width is now."""
+        if self._fixed_columns is None:
+            self.columns = shutil.get_terminal_size((100, 20)).columns
+        self.stream.write("\r\x1b[2K" + line[: self.columns - 1] + end)
+        self.stream.flush()
+
+    def note(self, text: str) -> None:
+        """Print ``text`` on a line of its own above the bar (the bar is drawn again below it)."""
+        if self.tty:
+            self._redraw(text, "\n")
+            self._redraw(self.line(self.done, ""))
+        else:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
     def update(self, done: int, text: str = "", *, event: str = "") -> None:
         """Redraw with ``done`` steps finished.
 
@@ -63,8 +81,7 @@ class ProgressBar:
         """
         quarter = 4 * min(done, self.total) // self.total
         if self.tty:
-            self.stream.write("\r" + self.line(done, text).ljust(self.columns - 1))
-            self.stream.flush()
+            self._redraw(self.line(done, text))
         elif (event != self.last_text or quarter != 4 * self.done // self.total
               or time.monotonic() - self.last_draw > 5):
             self.stream.write(self.line(done, text) + "\n")
@@ -76,7 +93,7 @@ class ProgressBar:
     def finish(self, text: str = "") -> None:
         """Draw the bar full and end the line."""
         if self.tty:
-            self.stream.write("\r" + self.line(self.total, text).ljust(self.columns - 1).rstrip() + "\n")
+            self._redraw(self.line(self.total, text), "\n")
         else:
             self.stream.write(self.line(self.total, text) + "\n")
         self.stream.flush()
@@ -93,14 +110,14 @@ class _Collect(logging.Handler):
         self.lines.append(record.getMessage())
 
 
-def _cluster(enabled: bool) -> Any:
+def _cluster(enabled: bool, ray_logs: bool = False) -> Any:
     if not enabled:
         return None
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     from .cluster import RayCluster
 
-    return RayCluster(nodes=2)
+    return RayCluster(nodes=2, log_to_driver=ray_logs)  # Ray's worker logs would break the bar's line
 
 
 # -- rayka demo -------------------------------------------------------------------
@@ -121,20 +138,22 @@ def _demo(args: argparse.Namespace, out: TextIO) -> int:
     def progress(p: Any) -> None:
         if p.note and p.note not in notes:
             notes.append(p.note)
+            bar.note(f" [!] {p.note}")
         text = (f"results | queue: {p.pending} pending, {p.in_flight} in flight, {p.redelivered} redelivered"
                 + (f" | {notes[-1]}" if notes else ""))
         bar.update(p.results, text, event=notes[-1] if notes else "")
 
     try:
         result = _demo.run(jobs=args.jobs, workers=args.workers, work=args.work_ms / 1000, crash_on=args.crash_on,
-                           cluster=_cluster(args.cluster), on_progress=progress)
+                           cluster=_cluster(args.cluster, args.ray_logs), on_progress=progress)
     finally:
         logger.removeHandler(collect)
         logger.propagate = propagate
     bar.finish(f"results in {result.seconds:.2f} s")
     for line in collect.lines:
         if "decided" in line or "gone" in line:
-            print(f"  log: {line}", file=out)
+            first, *more = line.splitlines()  # Ray's errors run over several lines: the first says it
+            print(f"  log: {first}{' ...' if more else ''}", file=out)
     print(f"producer confirmed {result.confirmed}/{result.total} results; missing {len(result.missing)}, "
           f"duplicates {result.duplicates}; {result.redelivered} deliveries repeated by the queue", file=out)
     print(f"jobs per consumer: {result.by}", file=out)
@@ -255,6 +274,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--crash-on", type=int, default=None, help="job that crashes its consumer (default: jobs/3)")
     demo.add_argument("--cluster", action="store_true",
                       help="run on a local Ray cluster of 2 node runtimes and kill one half-way")
+    demo.add_argument("--ray-logs", action="store_true",
+                      help="with --cluster: also show the log lines Ray forwards from its workers (off: they break "
+                           "the progress line)")
     demo.set_defaults(run=_demo)
 
     bench = commands.add_parser(

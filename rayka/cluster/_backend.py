@@ -68,6 +68,9 @@ class RayCluster:
             is full (a slow or hung node). ``tell`` never waits: past this bound
             its message goes to dead letters (reason ``"peer-backlog"``);
             ``ref.send`` waits for room instead.
+        log_to_driver: forward the node runtimes' (and Ray's workers') log
+            lines to this process, as Ray does by default; ``rayka``'s own
+            command turns it off so its output stays readable.
 
     Example:
         >>> RayCluster(nodes=3).node_count
@@ -86,6 +89,7 @@ class RayCluster:
     rejoin: bool = True
     down_after: float = 5.0
     max_backlog: int = 100_000
+    log_to_driver: bool = True
 
     def __post_init__(self) -> None:
         if not (isinstance(self.down_after, (int, float)) and self.down_after > 0.5):
@@ -123,7 +127,7 @@ class ClusterRuntime(Member):
         if not ray.is_initialized():
             if config.address is None:
                 ray.init(address="local", _node_ip_address="127.0.0.1", num_cpus=config.num_cpus, include_dashboard=False,
-                         log_to_driver=True, configure_logging=False, **config.init)
+                         log_to_driver=config.log_to_driver, configure_logging=False, **config.init)
             else:
                 ray.init(address=config.address, **config.init)
             self.owns_ray = True

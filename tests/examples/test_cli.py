@@ -55,6 +55,21 @@ def test_the_progress_bar_redraws_one_line_in_place_on_a_terminal() -> None:
     assert text.endswith("[##########] 10/10 done\n")
 
 
+def test_the_progress_bar_erases_the_whole_line_and_prints_notes_above_itself() -> None:
+    import io
+
+    out = io.StringIO()
+    bar = ProgressBar(4, out, width=4, columns=80, tty=True)
+    bar.update(1, "a long status text that is wider than what comes next")
+    bar.note(" [!] something happened")
+    bar.update(2, "short")
+    bar.finish("done")
+    draws = out.getvalue().split("\r")[1:]
+    assert all(draw.startswith("\x1b[2K") for draw in draws)  # nothing of a longer line is left over
+    assert " [!] something happened\n" in out.getvalue()
+    assert draws[-1] == "\x1b[2K[####] 4/4 done\n"
+
+
 def test_bench_local_quick_prints_the_comparison_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "local", "--quick", "--repeat", "1", "--scale", "0.01"]) == 0
     out = capsys.readouterr().out

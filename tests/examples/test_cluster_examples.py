@@ -72,3 +72,22 @@ def test_from_ray_on_a_cluster_spreads_the_pool_over_both_node_runtimes(run_exam
     assert code == 0
     assert " [x] pool: 8 items in" in out and "on 2 process(es)" in out
     assert "all answers correct" in out
+
+
+def test_the_cluster_demo_keeps_its_terminal_tidy() -> None:
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "rayka.cli", "demo", "--cluster", "--jobs", "40", "--work-ms", "10"],
+                          capture_output=True, text=True, timeout=170,
+                          env={**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"})
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    notice = lines.index(" [!] killing node runtime n1 on purpose (SIGKILL): Ray may report a dead worker")
+    assert notice < next(i for i, line in enumerate(lines) if "node n1 killed: its actors restarted on n0" in line)
+    everything = done.stdout + done.stderr
+    assert "(NodeRuntime pid=" not in everything  # Ray's forwarding of worker logs is off
+    complaints = [i for i, line in enumerate(lines) if "(raylet)" in line]  # Ray's own note on the dead worker
+    assert all(notice < i for i in complaints)  # ... comes after rayka said the kill is on purpose
+    assert done.stdout.rstrip().endswith("nothing lost")
