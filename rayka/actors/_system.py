@@ -38,7 +38,7 @@ M = TypeVar("M")
 R = TypeVar("R")
 
 if TYPE_CHECKING:
-    from ..observe import Metrics, MetricsServer
+    from ..observe import LiveView, Metrics, MetricsServer
 
 log = logging.getLogger("rayka")
 _DEFAULT_THROUGHPUT = 100
@@ -373,6 +373,16 @@ class ActorSystem:
         server = MetricsServer(self, host, port)
         self._servers.append(server)
         return server
+
+    def live(self, interval: float = 1.0, top: int = 10) -> LiveView:
+        """In Jupyter: show the metrics (nodes, classes with rates, busiest actors) and refresh them in place.
+
+        Every ``interval`` seconds until ``view.stop()`` or shutdown;
+        ``view.rates()`` gives each class's messages per second over time, to plot.
+        """
+        from ..observe._live import LiveView
+
+        return LiveView(self, interval, top)
 
     def wait_terminated(self, ref: ActorRef, timeout: float | None = None) -> bool:
         """Block until ``ref`` has terminated; False if ``timeout`` passed first."""

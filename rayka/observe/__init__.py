@@ -7,7 +7,9 @@ the busiest actors); ``system.serve_metrics(port)`` serves it to Prometheus
 
 from __future__ import annotations
 
+from ._live import LiveView
 from ._server import MetricsServer
 from ._snapshot import ActorMetrics, ClassMetrics, Histogram, Metrics, NodeMetrics, StreamMetrics
 
-__all__ = ["ActorMetrics", "ClassMetrics", "Histogram", "Metrics", "MetricsServer", "NodeMetrics", "StreamMetrics"]
+__all__ = ["ActorMetrics", "ClassMetrics", "Histogram", "LiveView", "Metrics", "MetricsServer", "NodeMetrics",
+           "StreamMetrics"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -97,5 +98,13 @@ def test_cluster_notebook_kills_a_node_and_sees_the_recovery(kernel: str) -> Non
     out = "".join(text_of(cell) for cell in cells)
     assert "killed node runtime n1 (SIGKILL)" in out
     assert "recovered: True; live node runtimes: ['n0']" in out
+    live = next(cell for cell in cells if cell.source.startswith("live = system.live("))
+    view = html_of(live)  # updated in place: the cell shows the last refresh
+    assert "<b>rayka live: cluster-notebook</b>" in view and ", stopped)" in view
+    assert "<td>n0</td>" in view and "<caption>actor classes</caption>" in view
+    updates = int(re.search(r"live view: (\d+) updates", out).group(1))
+    assert updates >= 3 and f"({updates} updates, stopped)" in view
+    images = [o for cell in cells for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(images) == 1  # rates by actor class over the run
     assert "producer confirmed 40/40, missing 0" in out
     assert "nothing lost" in out

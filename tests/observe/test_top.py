@@ -115,3 +115,20 @@ def test_top_says_what_to_do_when_nothing_answers() -> None:
     assert code == 2 and "system.serve_metrics()" in err.getvalue()
     with pytest.raises(OSError):
         fetch("http://127.0.0.1:9", timeout=2)
+
+
+def test_live_outside_jupyter_keeps_the_history_for_rates(system: rayka.ActorSystem) -> None:
+    pytest.importorskip("IPython")
+    echo = system.spawn(Echo, name="echo")
+    view = system.live(interval=0.05)
+    rayka.gather([echo.ask(n) for n in range(20)]).result(timeout=5)
+    for _ in range(200):  # until a refresh after the asks has been taken
+        if view.history and view.history[-1][1].get("Echo") == 20 and len(view.history) >= 3:
+            break
+        threading.Event().wait(0.05)
+    view.stop()
+    assert view.history[-1][1]["Echo"] == 20
+    rates = view.rates()["Echo"]
+    assert any(rate > 0 for _, rate in rates) and all(rate >= 0 for _, rate in rates)
+    with pytest.raises(ValueError, match="interval"):
+        system.live(interval=0)
