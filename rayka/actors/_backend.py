@@ -47,7 +47,7 @@ class Backend(Protocol):
         """Counters of the actors this process does not host, to add to the system's own."""
 
     def metrics_parts(self, top: int) -> list[dict]:
-        """Each node's part of ``system.metrics()`` (``observe.collect_node``), this process's included."""
+        """Each node's part of ``system.metrics()`` (``spi.collect_node``), this process's included."""
 
     def shutdown(self) -> None:
         """Stop what the backend started (node runtimes, Ray); the system stops its own tree."""
@@ -95,7 +95,7 @@ class Embedded:
         return {}
 
     def metrics_parts(self, top: int) -> list[dict]:
-        from ..observe._snapshot import collect_node
+        from ._stats import collect_node
 
         return [collect_node(self.system, "local", top)]
 

@@ -13,6 +13,7 @@ from enum import IntEnum
 from typing import Any
 
 from ._calls import CAST, Call
+from ._stats import BOUNDS, collect_node
 from ._cell import ActorCell
 from . import _lifecycle as _lc
 from ._lifecycle import check_name
@@ -20,10 +21,9 @@ from ._reply import _ERROR, _VALUE, Reply
 from ._signals import ChildFailed, DeadLetter, Terminated
 
 __all__ = [
-    "class_info", "make_cell", "stop_failed",
-    "CAST", "ActorCell", "Call", "CellState", "ChildFailed", "DeadLetter", "Op", "Reply", "Terminated", "add_child", "cell_of",
-    "check_name", "is_local_cell", "loop_of", "pause_current_actor", "reply_outcome", "resume_actor", "set_assist",
-    "spawn_top_level", "tree_of",
+    "BOUNDS", "CAST", "ActorCell", "Call", "CellState", "ChildFailed", "DeadLetter", "Op", "Reply", "Terminated",
+    "add_child", "cell_of", "check_name", "class_info", "collect_node", "is_local_cell", "loop_of", "make_cell",
+    "pause_current_actor", "reply_outcome", "resume_actor", "set_assist", "spawn_top_level", "stop_failed", "tree_of",
 ]
 
 

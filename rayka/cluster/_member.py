@@ -113,10 +113,8 @@ class Member:
 
     def metrics_parts(self, top: int) -> list[dict]:
         """This process's part of ``system.metrics()`` (the driver adds every node runtime's)."""
-        from ..observe._snapshot import collect_node
-
         transport = self.transport
-        return [collect_node(self.system, self.node_id, top, streams=transport.streams(),
+        return [spi.collect_node(self.system, self.node_id, top, streams=transport.streams(),
                              malformed_batches=transport.malformed_batches)]
 
     def counted(self, node: str) -> None:

@@ -1,24 +1,22 @@
 """``system.metrics()``: a frozen snapshot of every node's counters, per actor class, per node, busiest actors.
 
 Each node (the driver, each node runtime, or the one embedded system)
-collects its own part with :func:`collect_node` (a dict of plain values, so
-it travels over Ray and JSON as is); :func:`build` merges the parts into a
-:class:`Metrics`. Reading walks the live actors of a node once (queued and
+collects its own part with ``collect_node`` (in the core, reached through
+its SPI: a dict of plain values, so it travels over Ray and JSON as is);
+:func:`build` merges the parts into a :class:`Metrics`. Reading walks the live actors of a node once (queued and
 peak mailbox sizes); the counters themselves are kept as the loop runs
 (``actors/_stats.py``).
 """
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Iterator
+from typing import Any
 
-from ..actors._stats import BOUNDS
+from ..actors.spi import BOUNDS
 
-__all__ = ["ActorMetrics", "ClassMetrics", "Histogram", "Metrics", "NodeMetrics", "StreamMetrics", "build",
-           "collect_node"]
+__all__ = ["ActorMetrics", "ClassMetrics", "Histogram", "Metrics", "NodeMetrics", "StreamMetrics", "build"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,73 +127,6 @@ class Metrics:
             tuple(ActorMetrics(**a) for a in data["busiest"]),
             dict(data["dead_letters"]),
         )
-
-
-_STATES = ("running", "suspended", "stopping", "terminated")
-
-
-def _cells(root: Any) -> Iterator[Any]:
-    """Every local cell under ``root`` (remote stand-ins skipped), read without stopping the loop."""
-    stack = [root]
-    while stack:
-        cell = stack.pop()
-        children = cell._children
-        if children:
-            stack.extend(child for child in list(children.values()) if hasattr(child, "mailbox"))
-        yield cell
-
-
-def collect_node(system: Any, node: str, top: int = 10, streams: dict[str, dict] | None = None,
-                 malformed_batches: int = 0) -> dict[str, Any]:
-    """This node's part of the metrics, as plain values; starts handler timing if it was off."""
-    system._timing = True
-    per_class: dict[str, dict[str, int]] = {}
-    actors: list[tuple[int, Any]] = []
-    root = system._root
-    for cell in _cells(root):
-        if cell is root or cell.parent_cell is root:  # the guardians: the runtime's own, not the user's
-            continue
-        mailbox = cell.mailbox
-        name = cell.info.cls.__qualname__
-        row = per_class.setdefault(name, {"actors": 0, "queued": 0, "peak": 0})
-        queued = len(mailbox)
-        row["actors"] += 1
-        row["queued"] += queued
-        row["peak"] = max(row["peak"], mailbox.peak, queued)
-        actors.append((mailbox.processed, cell))
-    classes = []
-    for info in list(system._class_infos.values()):
-        stats = info.stats
-        name = info.cls.__qualname__
-        live = per_class.get(name, {"actors": 0, "queued": 0, "peak": 0})
-        if not (live["actors"] or stats.processed or stats.failures or stats.dead_letters):
-            continue
-        classes.append({
-            "node": node, "actor_class": name, "actors": live["actors"], "processed": stats.processed,
-            "failures": stats.failures, "restarts": stats.restarts, "dead_letters": stats.dead_letters,
-            "queued": live["queued"], "peak": live["peak"],
-            "handling": {"bounds": list(BOUNDS), "counts": list(stats.buckets), "sum": stats.seconds,
-                         "count": stats.timed}})
-    actors.sort(key=lambda pair: pair[0], reverse=True)
-    busiest = []
-    for processed, cell in actors[:top]:
-        record = cell._record
-        busiest.append({"node": node, "path": cell.path, "actor_class": cell.info.cls.__qualname__,
-                        "state": _STATES[cell.state], "processed": processed, "queued": len(cell.mailbox),
-                        "peak": max(cell.mailbox.peak, len(cell.mailbox)),
-                        "restarts": record.total if record is not None else 0})
-    watchdog = system.watchdog
-    return {
-        "node": {"node": node, "pid": os.getpid(), "actors": system.started - system.stopped,
-                 "turns": system._dispatcher.turns,
-                 "loop_lag": watchdog.take_max_lag() if watchdog is not None else None,
-                 "malformed_batches": malformed_batches,
-                 "streams": [{"peer": peer, "in_flight": s["in_flight"], "pending": s["pending"],
-                              "backlog": s["backlog"], "suspect": s["suspect"]}
-                             for peer, s in sorted((streams or {}).items())]},
-        "classes": classes,
-        "busiest": busiest,
-    }
 
 
 def build(parts: list[dict[str, Any]], dead_letters: dict[str, int], top: int = 10) -> Metrics:
