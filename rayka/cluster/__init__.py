@@ -7,5 +7,6 @@ an ``ActorSystem(..., cluster=RayCluster(...))`` starts.
 from __future__ import annotations
 
 from ._backend import ClusterRuntime, RayCluster
+from ._tls import TLS
 
-__all__ = ["ClusterRuntime", "RayCluster"]
+__all__ = ["ClusterRuntime", "RayCluster", "TLS"]

@@ -27,6 +27,7 @@ from ._member import Member, class_name, dump_spawn, new_uid
 from ._registry import Registry
 from ._wire import MalformedBatch
 from ._remote import set_current_transport
+from ._tls import TLS
 from ._transport import Transport
 
 __all__ = ["ClusterRuntime", "RayCluster"]
@@ -68,6 +69,10 @@ class RayCluster:
             is full (a slow or hung node). ``tell`` never waits: past this bound
             its message goes to dead letters (reason ``"peer-backlog"``);
             ``ref.send`` waits for room instead.
+        tls: a :class:`~rayka.cluster.TLS` (certificate, key, CA): Ray's
+            channels are encrypted and a process without a certificate from
+            that CA cannot connect. Set before Ray starts (a Ray this process
+            already joined keeps its settings).
         log_to_driver: forward the node runtimes' (and Ray's workers') log
             lines to this process, as Ray does by default; ``rayka``'s own
             command turns it off so its output stays readable.
@@ -90,6 +95,7 @@ class RayCluster:
     down_after: float = 5.0
     max_backlog: int = 100_000
     log_to_driver: bool = True
+    tls: TLS | None = None
 
     def __post_init__(self) -> None:
         if not (isinstance(self.down_after, (int, float)) and self.down_after > 0.5):
@@ -125,6 +131,8 @@ class ClusterRuntime(Member):
         self.system = system
         self.owns_ray = False
         if not ray.is_initialized():
+            if config.tls is not None:
+                config.tls.apply()
             if config.address is None:
                 ray.init(address="local", _node_ip_address="127.0.0.1", num_cpus=config.num_cpus, include_dashboard=False,
                          log_to_driver=config.log_to_driver, configure_logging=False, **config.init)
