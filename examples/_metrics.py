@@ -91,9 +91,14 @@ class Timings:
 
 
 def mailbox_statistics(ref: Any) -> Any:
-    """The :class:`rayka.mailbox.MailboxStatistics` of a local actor, or ``None`` for a remote one."""
-    mailbox = getattr(getattr(ref, "_cell", None), "mailbox", None)
-    return mailbox.statistics() if mailbox is not None else None
+    """The :class:`rayka.mailbox.MailboxStatistics` of an actor (read on its node when it lives on another
+    one: a round trip), or ``None`` once it has stopped."""
+    import rayka
+
+    try:
+        return ref.statistics()
+    except rayka.RaykaError:
+        return None
 
 
 def _rss_and_cpu(pids: Iterable[int] = ()) -> tuple[float, float]:
@@ -184,7 +189,8 @@ class QueueSampler:
     """Sample the total mailbox depth of some local actors every ``interval`` seconds, on a thread.
 
     Use as a context manager; ``samples`` holds ``(seconds since start, depth)``.
-    Remote actors (cluster mode) have no local mailbox and count as 0.
+    It reads ``ref.statistics()``: for an actor on another node that is a round
+    trip, so sampling there is slower; a stopped actor counts as 0.
     """
 
     def __init__(self, refs: Iterable[Any] | Callable[[], Iterable[Any]], interval: float = 0.005) -> None:
@@ -198,9 +204,9 @@ class QueueSampler:
     def depth(self) -> int:
         total = 0
         for ref in self.refs():
-            mailbox = getattr(getattr(ref, "_cell", None), "mailbox", None)
-            if mailbox is not None:
-                total += len(mailbox)
+            stats = mailbox_statistics(ref)
+            if stats is not None:
+                total += stats.queued
         return total
 
     def _run(self) -> None:
