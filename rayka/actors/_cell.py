@@ -22,6 +22,7 @@ from ._ref import ActorRef
 from ._reply import Reply
 from ._signals import DeadLetter
 from ._state import Envelope
+from ._tracing import traced_put
 from ._supervising import Supervising
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ class ActorCell(Lifecycle, Supervising, Concurrent):
         self.instance: Any = None
         self._receive: Any = None
         self.mailbox = mailbox
-        self._put = mailbox.put
+        self._put = mailbox.put if not system._tracing else traced_put(mailbox.put)
         self._sys: deque | None = None
         self._scheduled = False
         self._busy: Any = None

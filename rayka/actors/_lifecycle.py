@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .._errors import ActorStopped, InvalidActorName, SystemClosed
 from ._aio import drive, settle
 from ._calls import CAST, Refusal
+from ._tracing import traced_receive
 from ..mailbox._queues import SignalMark
 from ._signals import ChildFailed, DeadLetter, Terminated
 from ._state import CellState, Envelope
@@ -111,6 +112,8 @@ class Lifecycle(CellState):
         instance.__init__(*self.args, **(self.kwargs or {}))
         self.instance = instance
         self._receive = instance.receive
+        if self._system._tracing:
+            self._receive = traced_receive(instance.receive, self, cls.__qualname__)  # path read per span
 
     # -- system messages -------------------------------------------------------
     def process_system(self) -> None:

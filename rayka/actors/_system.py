@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import importlib.util
 import inspect
 import itertools
 import logging
@@ -117,6 +118,10 @@ class ActorSystem:
             warning names it, its message and the fixes (``None`` or ``0``
             turns the watchdog off). A daemon thread pings the loop; nothing
             runs on the message path. Its pings also measure the loop's lag.
+        tracing: OpenTelemetry spans for every ask and every tell with a
+            sender, the trace context carried with the message across actors
+            and nodes (needs ``rayka[otel]`` and a tracer provider you set
+            up). Off: nothing of it on the message path.
         metrics: time handlers from the start (two clock reads per turn);
             otherwise timing starts when metrics are first read
             (:meth:`metrics`, :meth:`serve_metrics`). Counters are always kept.
@@ -141,7 +146,7 @@ class ActorSystem:
                  shutdown_timeout: float = 5.0, clock: Clock | None = None,
                  guardian_strategy: Strategy = DEFAULT_STRATEGY, blocking_workers: int | None = None,
                  loop: asyncio.AbstractEventLoop | None = None, loop_watchdog: float | None = 1.0,
-                 metrics: bool = False) -> None:
+                 metrics: bool = False, tracing: bool = False) -> None:
         if not isinstance(name, str) or not name or "/" in name:
             raise ValueError(f"system name must be a non-empty string without '/', got {name!r}")
         if not isinstance(throughput, int) or throughput < 1:
@@ -156,6 +161,9 @@ class ActorSystem:
         self.throughput = throughput
         self.shutdown_timeout = shutdown_timeout
         self._timing = bool(metrics)  # handling-time histograms (the message loop reads it once a turn)
+        if tracing and importlib.util.find_spec("opentelemetry") is None:
+            raise ImportError("ActorSystem(tracing=True) needs OpenTelemetry: pip install 'rayka[otel]'")
+        self._tracing = bool(tracing)  # read when a cell is made: traced cells wrap their put and receive
         self._servers: list[Any] = []  # metrics servers, closed at shutdown
         self.lock = threading.RLock()
         self.closed = False

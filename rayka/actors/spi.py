@@ -14,6 +14,7 @@ from typing import Any
 
 from ._calls import CAST, Call
 from ._stats import BOUNDS, collect_node
+from ._tracing import Traced, wrap
 from ._cell import ActorCell
 from . import _lifecycle as _lc
 from ._lifecycle import check_name
@@ -22,9 +23,15 @@ from ._signals import ChildFailed, DeadLetter, Terminated
 
 __all__ = [
     "BOUNDS", "CAST", "ActorCell", "Call", "CellState", "ChildFailed", "DeadLetter", "Op", "Reply", "Terminated",
+    "Traced", "traced", "wrap",
     "add_child", "cell_of", "check_name", "class_info", "collect_node", "is_local_cell", "loop_of", "make_cell",
     "pause_current_actor", "reply_outcome", "resume_actor", "set_assist", "spawn_top_level", "stop_failed", "tree_of",
 ]
+
+
+def traced(system: Any) -> bool:
+    """Whether ``system`` traces its messages (``ActorSystem(tracing=True)``)."""
+    return bool(system._tracing)
 
 
 class Op(IntEnum):

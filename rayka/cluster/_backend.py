@@ -73,6 +73,10 @@ class RayCluster:
             channels are encrypted and a process without a certificate from
             that CA cannot connect. Set before Ray starts (a Ray this process
             already joined keeps its settings).
+        tracing_setup: a function each node runtime calls before its system
+            starts, to set up OpenTelemetry there (a tracer provider and its
+            exporter: each node runtime is its own process). Used with
+            ``ActorSystem(..., tracing=True)``, which node runtimes follow.
         log_to_driver: forward the node runtimes' (and Ray's workers') log
             lines to this process, as Ray does by default; ``rayka``'s own
             command turns it off so its output stays readable.
@@ -96,6 +100,7 @@ class RayCluster:
     max_backlog: int = 100_000
     log_to_driver: bool = True
     tls: TLS | None = None
+    tracing_setup: Any = None
 
     def __post_init__(self) -> None:
         if not (isinstance(self.down_after, (int, float)) and self.down_after > 0.5):
@@ -165,7 +170,8 @@ class ClusterRuntime(Member):
         self._remote = ray.remote(NodeRuntime)
         self._settings = {"batch_size": config.batch_size, "max_in_flight": config.max_in_flight,
                           "throughput": config.throughput, "shutdown_timeout": config.shutdown_timeout,
-                          "max_backlog": config.max_backlog}
+                          "max_backlog": config.max_backlog, "tracing": spi.traced(system),
+                          "tracing_setup": config.tracing_setup}
         self.handles: dict[str, Any] = {}
         self.node_options: dict[str, dict] = {f"n{index}": opts for index, opts in enumerate(options)}
         for node, opts in self.node_options.items():

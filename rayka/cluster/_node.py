@@ -183,9 +183,13 @@ class NodeRuntime:
         self.registry = registry
         self.node_options = node_options
         settings = self.settings
+        setup = settings.get("tracing_setup")
+        if setup is not None:
+            setup()  # OpenTelemetry for this process (its own tracer provider and exporter)
         self.system = ActorSystem(self.system_name, throughput=settings.get("throughput", 100),
                                   shutdown_timeout=settings.get("shutdown_timeout", 5.0),
-                                  loop=asyncio.get_running_loop(), cluster=_NodeCluster(self))
+                                  loop=asyncio.get_running_loop(), cluster=_NodeCluster(self),
+                                  tracing=settings.get("tracing", False))
         backend = self.backend = self.system.cluster
         self.transport = backend.transport
         set_current_transport(self.transport)

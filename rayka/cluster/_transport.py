@@ -24,7 +24,7 @@ from typing import Any, Callable
 from .._errors import ActorNotFound, ActorStopped, AskTimeout, SerializationError, SystemClosed
 from ..actors import ActorRef
 from ..actors.spi import (
-    Call, CellState, DeadLetter, Op, Reply, Terminated, cell_of, loop_of, pause_current_actor, resume_actor, set_assist,
+    Call, CellState, DeadLetter, Op, Reply, Traced, traced, wrap, Terminated, cell_of, loop_of, pause_current_actor, resume_actor, set_assist,
 )
 from ._inbound import InboundStreams
 from ._kinds import Kind
@@ -90,6 +90,7 @@ class Transport(Receiving, Resending):
         self.large_payload = large_payload
         self._put = put
         self._get = get
+        self.tracing = traced(system)  # asks and tells with a sender carry the trace context
         self.encoder = Encoder(encode_hook=self._encode_ref)
         self.decoder = Decoder(decode_hook=self._decode_ref)
         self.inbound = InboundStreams(self.decoder.decode_batch, on_malformed=self._malformed)
@@ -177,9 +178,14 @@ class Transport(Receiving, Resending):
             return list(self.key_of(obj))
         if type(obj) is Call:
             return {"call": obj.name, "args": obj.args, "kwargs": obj.kwargs}
+        if type(obj) is Traced:
+            return {"traced": obj.message, "ctx": obj.carrier}
         return None
 
     def _decode_ref(self, substitute: Any) -> Any:
+        if type(substitute) is dict and "traced" in substitute:
+            carrier = substitute["ctx"]
+            return Traced(substitute["traced"], carrier if type(carrier) is dict else {})
         if type(substitute) is dict:
             args = substitute["args"]
             return Call(substitute["call"], tuple(args) if args is not None else None, substitute["kwargs"])
@@ -211,6 +217,8 @@ class Transport(Receiving, Resending):
             if room is not None:
                 room.set_result(None)
             return
+        if self.tracing and sender is not None:
+            message = wrap(message)
         self.push(cell.node, self.encoder.encode_record(cell.path, sender_key, TELL, message, None), room,
                   tell=True, peer=peer)
 
@@ -221,6 +229,8 @@ class Transport(Receiving, Resending):
             reply.set_exception(ActorStopped(f"node {cell.node} of {cell.path} is gone"))
             return
         reply_id = next(self._reply_ids)
+        if self.tracing:
+            message = wrap(message)
         record = self.encoder.encode_record(cell.path, self.node_id, ASK, message, reply_id)
         self._pending[reply_id] = (reply, cell.node, deadline)
         if deadline is not None and not self._sweeping:

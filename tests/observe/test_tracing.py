@@ -1,0 +1,101 @@
+"""OpenTelemetry tracing, opt-in: one request through five actors is one trace; nothing of it when off."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import rayka
+from tests.observe.otel_setup import Hop, configure, finished
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def chain(system: rayka.ActorSystem, n: int, **placement: Any) -> list[rayka.ActorRef]:
+    refs: list[rayka.ActorRef] = []
+    for i in range(n):
+        refs.insert(0, system.spawn(Hop, refs[0] if refs else None, name=f"hop{n - 1 - i}", **placement))
+    return refs
+
+
+def test_a_request_through_five_actors_is_one_trace_of_nested_spans() -> None:
+    exporter = configure()
+    exporter.clear()
+    from opentelemetry import trace
+
+    with rayka.ActorSystem("traced", tracing=True) as system:
+        hops = chain(system, 5)
+        with trace.get_tracer("test").start_as_current_span("request") as root:
+            assert hops[0].ask(0, timeout=10).result() == 5
+        with pytest.raises(ValueError):
+            hops[2].ask("fail", timeout=10).result()
+    spans = finished()
+    request = [s for s in spans if s["trace"] == root.get_span_context().trace_id]
+    by_actor = {s["actor"]: s for s in request if s["actor"]}
+    assert sorted(by_actor) == [f"/user/hop{i}" for i in range(5)]
+    parent = root.get_span_context().span_id
+    for i in range(5):  # each hop's span is the child of the one before: the context travelled with the ask
+        span = by_actor[f"/user/hop{i}"]
+        assert span["parent"] == parent and span["name"] == "Hop receive int"
+        parent = span["span"]
+    failed = [s for s in spans if s["actor"] == "/user/hop2" and s["status"] == "ERROR"]
+    assert len(failed) == 1 and failed[0]["trace"] != root.get_span_context().trace_id  # a trace of its own
+
+
+def test_off_nothing_is_wrapped_and_no_span_is_made() -> None:
+    exporter = configure()
+    exporter.clear()
+    with rayka.ActorSystem("untraced") as system:
+        hops = chain(system, 2)
+        assert hops[0].ask(0, timeout=10).result() == 2
+        cell = hops[0]._cell
+        assert cell._put == cell.mailbox.put and cell._receive == cell.instance.receive  # the plain ones
+    assert finished() == []
+
+
+def test_tracing_needs_opentelemetry_and_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "opentelemetry" else real(name, *a))
+    with pytest.raises(ImportError, match=r"pip install 'rayka\[otel\]'"):
+        rayka.ActorSystem("no-otel", tracing=True)
+
+
+@pytest.mark.cluster
+@pytest.mark.timeout(180)
+def test_a_request_through_five_actors_on_three_nodes_is_one_trace(ray_cluster) -> None:
+    import cloudpickle
+    from opentelemetry import trace
+
+    from tests.observe import otel_setup
+
+    cloudpickle.register_pickle_by_value(otel_setup)
+    exporter = configure()
+    exporter.clear()
+    cluster = rayka.RayCluster(address=ray_cluster.address, nodes=3, tracing_setup=otel_setup.configure)
+    with rayka.ActorSystem("traced-cluster", tracing=True, cluster=cluster) as system:
+        nodes = [0, 1, 2, 0, 1]
+        hops: list[rayka.ActorRef] = []
+        for i in reversed(range(5)):
+            hops.insert(0, system.spawn(Hop, hops[0] if hops else None, "ask" if i % 2 else "tell",
+                                        name=f"hop{i}", node=nodes[i]))
+        with trace.get_tracer("test").start_as_current_span("request") as root:
+            assert hops[0].ask(0, timeout=30).result() == 1  # hop0 tells hop1 on: it answers at once
+        assert hops[4].ask(100, timeout=30).result() == 101  # hop4 is the last: the chain has run through it
+        dumps = [system.spawn(otel_setup.SpanDump, node=i) for i in range(3)]
+        trace_id = root.get_span_context().trace_id
+        spans: dict[str, dict] = {}
+        for _ in range(100):  # the tells down the chain finish after the first answer
+            for dump in dumps:
+                for span in dump.ask("spans", timeout=30).result():
+                    if span["trace"] == trace_id and span["actor"]:
+                        spans[span["actor"]] = span
+            if len(spans) == 5:
+                break
+    assert sorted(spans) == [f"/user/hop{i}" for i in range(5)]
+    parent = root.get_span_context().span_id
+    for i in range(5):  # across three processes, each hop's span is the child of the one before
+        assert spans[f"/user/hop{i}"]["parent"] == parent
+        parent = spans[f"/user/hop{i}"]["span"]
