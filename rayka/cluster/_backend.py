@@ -77,6 +77,10 @@ class RayCluster:
             starts, to set up OpenTelemetry there (a tracer provider and its
             exporter: each node runtime is its own process). Used with
             ``ActorSystem(..., tracing=True)``, which node runtimes follow.
+        ray_metrics: seconds between reports of each node runtime's metrics
+            through Ray's metrics API (``ray.util.metrics``: Ray's Prometheus
+            endpoint and dashboard, ``ray_rayka_...``); ``None``: off. Needs
+            ``rayka[ray-metrics]`` (``ray[default]``, Ray's metrics agent).
         log_to_driver: forward the node runtimes' (and Ray's workers') log
             lines to this process, as Ray does by default; ``rayka``'s own
             command turns it off so its output stays readable.
@@ -101,6 +105,7 @@ class RayCluster:
     log_to_driver: bool = True
     tls: TLS | None = None
     tracing_setup: Any = None
+    ray_metrics: float | None = None
 
     def __post_init__(self) -> None:
         if not (isinstance(self.down_after, (int, float)) and self.down_after > 0.5):
@@ -171,7 +176,7 @@ class ClusterRuntime(Member):
         self._settings = {"batch_size": config.batch_size, "max_in_flight": config.max_in_flight,
                           "throughput": config.throughput, "shutdown_timeout": config.shutdown_timeout,
                           "max_backlog": config.max_backlog, "tracing": spi.traced(system),
-                          "tracing_setup": config.tracing_setup}
+                          "tracing_setup": config.tracing_setup, "ray_metrics": config.ray_metrics}
         self.handles: dict[str, Any] = {}
         self.node_options: dict[str, dict] = {f"n{index}": opts for index, opts in enumerate(options)}
         for node, opts in self.node_options.items():

@@ -166,6 +166,7 @@ class NodeRuntime:
         self.incarnation = time.time_ns()  # a restarted node must outrank its old streams
         self.system_name = system_name
         self.settings = settings
+        self.reporter: Any = None  # RayMetricsReporter, with RayCluster(ray_metrics=...)
         self.registry: Any = None
         self.node_options: dict[str, dict] = {}
         self.backend: NodeBackend | None = None
@@ -200,6 +201,11 @@ class NodeRuntime:
         version, names = await registry.join.remote(self.node_id, ray.get_runtime_context().current_actor)
         for name, key in names.items():
             backend.names_changed(version, name, key)
+        interval = settings.get("ray_metrics")
+        if interval:
+            from ._ray_metrics import RayMetricsReporter
+
+            self.reporter = RayMetricsReporter(self.system, self.node_id, float(interval))
         return self.info()
 
     def info(self) -> dict:
@@ -289,6 +295,8 @@ class NodeRuntime:
         self.system.root.stop()
 
     async def shutdown(self) -> bool:
+        if self.reporter is not None:
+            self.reporter.stop()
         if self.backend is not None:
             self.backend.stopping = True
         for cell in list(self.transport.hosted.values()):

@@ -50,3 +50,22 @@ def test_top_once_on_the_drivers_endpoint_shows_every_node(cluster_system):
     assert len(node_rows) >= 4, text
     row = next(line for line in text.splitlines() if "/user/top-counter" in line)
     assert "n1" in row and "Counter" in row
+
+
+@pytest.mark.timeout(180)
+def test_node_runtimes_report_through_rays_metrics_api_to_rays_endpoint() -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, str(repo / "tests" / "cluster" / "ray_metrics_drill.py")], cwd=repo,
+                          env={**os.environ, "PYTHONPATH": str(repo)}, capture_output=True, text=True, timeout=170)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert done.returncode == 0 and lines, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(lines[-1].removeprefix("RESULT "))
+    assert result["processed"] == {"n0": 11.0, "n1": 21.0}  # ten and twenty tells, and one ask each
+    assert result["actors"] == {"n0": 1.0, "n1": 1.0}
+    assert result["turns"] == ["n0", "n1"]
