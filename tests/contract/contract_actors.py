@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import rayka
@@ -92,7 +93,7 @@ class Ordered(rayka.Actor):
         return None
 
     def on_stop(self) -> None:
-        self.log_ref.tell("parent")
+        self.log_ref.tell(("parent", time.monotonic_ns()))  # CLOCK_MONOTONIC: one clock for every process here
 
 
 class Reporter(rayka.Actor):
@@ -104,7 +105,7 @@ class Reporter(rayka.Actor):
         return self.label
 
     def on_stop(self) -> None:
-        self.log_ref.tell(self.label)
+        self.log_ref.tell((self.label, time.monotonic_ns()))
 
 
 class CrossSpawner(rayka.Actor):
