@@ -28,17 +28,23 @@ RESERVED = frozenset({
 
 
 class Call:
-    """A method call (or, with ``args=None``, an attribute read) sent to an actor."""
+    """A method call (or, with ``args=None``, an attribute read) sent to an actor.
 
-    __slots__ = ("name", "args", "kwargs")
+    ``trace``: the sender's trace context when the system traces (a call is
+    never wrapped, so it carries the context itself).
+    """
 
-    def __init__(self, name: str, args: tuple | None, kwargs: dict | None = None) -> None:
+    __slots__ = ("name", "args", "kwargs", "trace")
+
+    def __init__(self, name: str, args: tuple | None, kwargs: dict | None = None,
+                 trace: dict[str, str] | None = None) -> None:
         self.name = name
         self.args = args
         self.kwargs = kwargs
+        self.trace = trace
 
     def __reduce__(self) -> tuple:
-        return (Call, (self.name, self.args, self.kwargs))
+        return (Call, (self.name, self.args, self.kwargs, self.trace))
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, Call) and self.name == other.name and self.args == other.args
@@ -106,6 +112,10 @@ def dispatch(instance: Any, call: Call, path: str) -> Any:
     if not callable(target):
         raise Refusal(TypeError(f"{cls} actor {path}: {name!r} is a {type(target).__name__}, not a method: "
                                 f"read it with `proxy.{name}.result()` or `await proxy.{name}`"))
+    if call.trace is not None:  # a traced system's call: the method runs inside a span
+        from ._tracing import traced_call
+
+        return traced_call(target, call, cls, path)
     try:
         return target(*args, **(call.kwargs or {}))
     except TypeError as error:

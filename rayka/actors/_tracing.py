@@ -40,13 +40,15 @@ class Traced:
 
 
 def wrap(message: Any) -> Any:
-    """``message`` with the current trace context (a ``Call`` or an already traced message is left alone)."""
-    if message.__class__ is Traced or message.__class__ is Call:
+    """``message`` with the current trace context: a ``Traced`` wrapper, or a ``Call`` that carries it."""
+    if message.__class__ is Traced or (message.__class__ is Call and message.trace is not None):
         return message
     from opentelemetry import propagate
 
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
+    if message.__class__ is Call:  # a call must reach dispatch as itself: it carries the context instead
+        return Call(message.name, message.args, message.kwargs, carrier)
     return Traced(message, carrier)
 
 
@@ -55,7 +57,7 @@ def traced_put(put: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def put_traced(envelope: Any) -> Any:
         message, sender, reply = envelope
         if (reply is not None or sender is not None) and message.__class__ is not Traced:
-            envelope = (wrap(message), sender, reply)
+            envelope = (wrap(message), sender, reply)  # a call always has a reply slot: it is traced too
         return put(envelope)
 
     return put_traced
@@ -89,6 +91,36 @@ def traced_receive(receive: Callable[[Any], Any], cell: Any, actor_class: str) -
         return result
 
     return receive_traced
+
+
+def traced_call(target: Callable[..., Any], call: Call, actor_class: str, path: str) -> Any:
+    """Run a method call inside a span, child of its sender's (arguments that do not bind: refused, as untraced)."""
+    from opentelemetry import context, propagate, trace
+
+    from ._calls import Refusal
+
+    span = trace.get_tracer("rayka").start_span(
+        f"{actor_class} call {call.name}", context=propagate.extract(call.trace or {}),
+        kind=trace.SpanKind.CONSUMER, attributes={"rayka.actor": path, "rayka.actor_class": actor_class})
+    token = context.attach(trace.set_span_in_context(span))
+    try:
+        result = target(*(call.args or ()), **(call.kwargs or {}))
+    except TypeError as error:
+        _failed(span, error)
+        span.end()
+        if error.__traceback__ is not None and error.__traceback__.tb_next is None:  # the arguments did not bind
+            raise Refusal(TypeError(f"{actor_class} actor {path}: {call.name}(): {error}")) from None
+        raise
+    except BaseException as error:
+        _failed(span, error)
+        span.end()
+        raise
+    finally:
+        context.detach(token)
+    if inspect.iscoroutine(result):
+        return _finish(result, span)
+    span.end()
+    return result
 
 
 async def _finish(coroutine: Any, span: Any) -> Any:

@@ -177,7 +177,10 @@ class Transport(Receiving, Resending):
         if isinstance(obj, ActorRef):
             return list(self.key_of(obj))
         if type(obj) is Call:
-            return {"call": obj.name, "args": obj.args, "kwargs": obj.kwargs}
+            record = {"call": obj.name, "args": obj.args, "kwargs": obj.kwargs}
+            if obj.trace is not None:
+                record["trace"] = obj.trace
+            return record
         if type(obj) is Traced:
             return {"traced": obj.message, "ctx": obj.carrier}
         return None
@@ -188,7 +191,9 @@ class Transport(Receiving, Resending):
             return Traced(substitute["traced"], carrier if type(carrier) is dict else {})
         if type(substitute) is dict:
             args = substitute["args"]
-            return Call(substitute["call"], tuple(args) if args is not None else None, substitute["kwargs"])
+            trace = substitute.get("trace")
+            return Call(substitute["call"], tuple(args) if args is not None else None, substitute["kwargs"],
+                        trace if type(trace) is dict else None)
         return self.ref_for(tuple(substitute))
 
     def _local(self, path: str) -> Any:
@@ -217,7 +222,7 @@ class Transport(Receiving, Resending):
             if room is not None:
                 room.set_result(None)
             return
-        if self.tracing and sender is not None:
+        if self.tracing and (sender is not None or type(message) is Call):  # a cast is traced like an ask
             message = wrap(message)
         self.push(cell.node, self.encoder.encode_record(cell.path, sender_key, TELL, message, None), room,
                   tell=True, peer=peer)

@@ -55,6 +55,12 @@ class Hop(rayka.Actor):
             return message + 1
         return await self.next_hop.ask(message + 1, timeout=10)
 
+    async def call_on(self, n: int) -> int:
+        """A method: calls the next hop's ``call_on`` through a proxy, or answers ``n + 1`` at the end."""
+        if self.next_hop is None:
+            return n + 1
+        return await self.next_hop.proxy(timeout=10).call_on(n + 1)
+
 
 class SpanDump(rayka.Actor):
     """Answers the finished spans of the process it runs in (a node runtime's)."""

@@ -84,18 +84,44 @@ def test_a_request_through_five_actors_on_three_nodes_is_one_trace(ray_cluster) 
         with trace.get_tracer("test").start_as_current_span("request") as root:
             assert hops[0].ask(0, timeout=30).result() == 1  # hop0 tells hop1 on: it answers at once
         assert hops[4].ask(100, timeout=30).result() == 101  # hop4 is the last: the chain has run through it
+        with trace.get_tracer("test").start_as_current_span("calls") as calls:
+            assert hops[0].proxy(timeout=30).call_on(0).result(timeout=30) == 5  # method calls, node to node
         dumps = [system.spawn(otel_setup.SpanDump, node=i) for i in range(3)]
-        trace_id = root.get_span_context().trace_id
-        spans: dict[str, dict] = {}
+        spans: dict[tuple, dict] = {}
         for _ in range(100):  # the tells down the chain finish after the first answer
             for dump in dumps:
                 for span in dump.ask("spans", timeout=30).result():
-                    if span["trace"] == trace_id and span["actor"]:
-                        spans[span["actor"]] = span
-            if len(spans) == 5:
+                    if span["actor"]:
+                        spans[(span["trace"], span["actor"])] = span
+            if sum(1 for trace_id, _ in spans if trace_id == root.get_span_context().trace_id) == 5:
                 break
-    assert sorted(spans) == [f"/user/hop{i}" for i in range(5)]
+    for top, name in ((root, "Hop receive int"), (calls, "Hop call call_on")):
+        chained = {actor: span for (trace_id, actor), span in spans.items()
+                   if trace_id == top.get_span_context().trace_id}
+        assert sorted(chained) == [f"/user/hop{i}" for i in range(5)]
+        parent = top.get_span_context().span_id
+        for i in range(5):  # across three processes, each hop's span is the child of the one before
+            span = chained[f"/user/hop{i}"]
+            assert span["parent"] == parent and span["name"] == name
+            parent = span["span"]
+
+
+def test_method_calls_through_proxies_are_traced_as_one_chain_too() -> None:
+    exporter = configure()
+    exporter.clear()
+    from opentelemetry import trace
+
+    with rayka.ActorSystem("traced-calls", tracing=True) as system:
+        hops = chain(system, 4)
+        with trace.get_tracer("test").start_as_current_span("request") as root:
+            assert hops[0].proxy(timeout=10).call_on(0).result(timeout=10) == 4
+        with pytest.raises(TypeError, match=r"call_on\(\)"):  # arguments that do not bind: still refused
+            hops[0].proxy(timeout=10).call_on(1, 2).result(timeout=10)
+    spans = [s for s in finished() if s["trace"] == root.get_span_context().trace_id and s["actor"]]
+    by_actor = {s["actor"]: s for s in spans}
+    assert sorted(by_actor) == [f"/user/hop{i}" for i in range(4)]
     parent = root.get_span_context().span_id
-    for i in range(5):  # across three processes, each hop's span is the child of the one before
-        assert spans[f"/user/hop{i}"]["parent"] == parent
-        parent = spans[f"/user/hop{i}"]["span"]
+    for i in range(4):
+        span = by_actor[f"/user/hop{i}"]
+        assert span["name"] == "Hop call call_on" and span["parent"] == parent
+        parent = span["span"]
