@@ -86,8 +86,11 @@ def test_supervision_notebook_draws_the_tree_and_shows_the_restart(kernel: str) 
 def test_producer_consumer_notebook_plots_its_metrics(kernel: str) -> None:
     cells = execute("producer_consumer.ipynb", kernel)
     images = [o for cell in cells for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
-    assert len(images) == 2  # throughput and latency by consumers; queue length over time
+    assert len(images) == 3  # throughput and latency by consumers; rates by class; queue length over time
     out = "".join(text_of(cell) for cell in cells)
+    assert int(re.search(r"live view: (\d+) updates of system.metrics\(\)", out).group(1)) >= 3
+    live = next(cell for cell in cells if "live = system.live(" in cell.source)
+    assert "<b>rayka live: producer-consumer</b>" in html_of(live) and ", stopped)" in html_of(live)
     assert "consumers    msgs/s  queue ms receive ms" in out
     assert "backpressure kept the queue at 2 or less; the pool finished first" in out
 
