@@ -31,10 +31,13 @@ def tree_lines(cell: Any, depth: int = 0, limit: int = 200) -> list[str]:
     return lines
 
 
-def tree_text(system: ActorSystem) -> str:
-    """The supervision tree under ``/user`` drawn with box lines: name, class, state, queued, restarts."""
+def tree_text(system: ActorSystem, limit: int | None = None) -> str:
+    """The supervision tree under ``/user`` drawn with box lines: name, class, state, queued, restarts.
+
+    With ``limit``, at most that many actors are drawn (then a line says how many were left out).
+    """
     lines = [f"/user of system {system.name!r}"]
-    _draw(system._user, "", lines)
+    _draw(system._user, "", lines, limit)
     return "\n".join(lines)
 
 
@@ -49,12 +52,15 @@ def _label(cell: Any) -> str:
     return label + (f", {restarts} restart{'s' if restarts != 1 else ''}]" if restarts else "]")
 
 
-def _draw(cell: Any, prefix: str, lines: list[str]) -> None:
+def _draw(cell: Any, prefix: str, lines: list[str], limit: int | None = None) -> None:
     children = list(cell._children.values()) if getattr(cell, "_children", None) else []
     for i, child in enumerate(children):
+        if limit is not None and len(lines) > limit:
+            lines.append(f"{prefix}└── ... {len(children) - i} more here (the tree is cut at {limit} actors)")
+            return
         last = i == len(children) - 1
         lines.append(f"{prefix}{'└── ' if last else '├── '}{_label(child)}")
-        _draw(child, prefix + ("    " if last else "│   "), lines)
+        _draw(child, prefix + ("    " if last else "│   "), lines, limit)
 
 
 def system_html(system: ActorSystem) -> str:

@@ -58,7 +58,7 @@ def _cells(root: Any) -> Iterator[Any]:
 
 
 def collect_node(system: Any, node: str, top: int = 10, streams: dict[str, dict] | None = None,
-                 malformed_batches: int = 0) -> dict[str, Any]:
+                 malformed_batches: int = 0, tree_limit: int = 200) -> dict[str, Any]:
     """This node's part of the metrics, as plain values; starts handler timing if it was off."""
     system._timing = True
     per_class: dict[str, dict[str, int]] = {}
@@ -97,8 +97,11 @@ def collect_node(system: Any, node: str, top: int = 10, streams: dict[str, dict]
                         "peak": max(cell.mailbox.peak, len(cell.mailbox)),
                         "restarts": record.total if record is not None else 0})
     watchdog = system.watchdog
+    from ._display import tree_text
+
     return {
         "node": {"node": node, "pid": os.getpid(), "actors": system.started - system.stopped,
+                 "tree": tree_text(system, limit=tree_limit).splitlines()[1:] if tree_limit else [],
                  "turns": system._dispatcher.turns,
                  "loop_lag": watchdog.take_max_lag() if watchdog is not None else None,
                  "malformed_batches": malformed_batches,

@@ -55,7 +55,7 @@ class RayMetricsReporter:
                 log.warning("rayka: node %s could not report to Ray's metrics: %r", self.node, error)
 
     def report(self) -> None:
-        part = spi.collect_node(self.system, self.node, top=0)
+        part = spi.collect_node(self.system, self.node, top=0, tree_limit=0)
         for row in part["classes"]:
             tags = {"actor_class": row["actor_class"], "node": self.node}
             for field, counter in self.counters.items():

@@ -72,11 +72,13 @@ class StreamMetrics:
 
 @dataclass(frozen=True, slots=True)
 class NodeMetrics:
-    """One node: ``loop_lag`` is the longest wait of the loop watchdog's pings since the last read (seconds)."""
+    """One node: ``loop_lag`` is the longest wait of the loop watchdog's pings since the last read (seconds);
+    ``tree``, its supervision tree under ``/user`` as text lines (at most 200 actors)."""
 
     node: str
     pid: int
     actors: int
+    tree: tuple[str, ...]
     turns: int
     loop_lag: float | None
     malformed_batches: int
@@ -121,8 +123,8 @@ class Metrics:
 
         return cls(
             data["taken_at"],
-            tuple(NodeMetrics(**{**n, "streams": tuple(StreamMetrics(**s) for s in n["streams"])})
-                  for n in data["nodes"]),
+            tuple(NodeMetrics(**{**n, "tree": tuple(n.get("tree", ())),
+                                 "streams": tuple(StreamMetrics(**s) for s in n["streams"])}) for n in data["nodes"]),
             tuple(ClassMetrics(**{**c, "handling": histogram(c["handling"])}) for c in data["classes"]),
             tuple(ActorMetrics(**a) for a in data["busiest"]),
             dict(data["dead_letters"]),

@@ -38,7 +38,8 @@ def _rate(now: Metrics, before: Metrics | None, key: tuple, processed: int, rows
 
 
 class Frame:
-    """The rows of every table for one refresh: ``nodes``, ``classes``, ``actors``, ``dead_letters``."""
+    """The rows of every table for one refresh: ``nodes``, ``classes``, ``actors``, ``dead_letters``, and
+    ``tree``: each node's supervision tree as text."""
 
     def __init__(self, now: Metrics, before: Metrics | None = None, sort: str = "rate", query: str = "") -> None:
         if sort not in SORTS:
@@ -62,6 +63,8 @@ class Frame:
                         str(a.restarts)) for a, rate in actors]
         self.dead_letters = [(reason, f"{count:,}") for reason, count in
                              sorted(now.dead_letters.items(), key=lambda item: item[1], reverse=True)]
+        self.tree = "\n".join(f"node {n.node}:\n" + "\n".join("  " + line for line in n.tree)
+                              for n in now.nodes if n.tree)
 
     def _shown(self, *texts: str) -> bool:
         return not self.query or any(self.query in text.lower() for text in texts)
@@ -95,6 +98,9 @@ def render_text(frame: Frame, width: int = 140) -> str:
     from rich.table import Table
 
     console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
+    if frame.tree:
+        console.print("supervision tree", style="bold", markup=False)
+        console.print(frame.tree, markup=False, highlight=False)
     for title, columns, rows in (("nodes", NODE_COLUMNS, frame.nodes), ("actor classes", CLASS_COLUMNS, frame.classes),
                                  (f"busiest actors (by {frame.sort})", ACTOR_COLUMNS, frame.actors),
                                  ("dead letters", LETTER_COLUMNS, frame.dead_letters)):

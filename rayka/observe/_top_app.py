@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from rich.text import Text
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from ._snapshot import Metrics
@@ -35,6 +36,7 @@ class TopApp(App):
         yield Header()
         yield Static("", id="status")
         yield Input(placeholder="filter by class, path or node; Enter to apply", id="filter")
+        yield Static("", id="tree")
         for name, columns in (("nodes", NODE_COLUMNS), ("classes", CLASS_COLUMNS), ("actors", ACTOR_COLUMNS),
                               ("letters", LETTER_COLUMNS)):
             table: DataTable[str] = DataTable(id=name, zebra_stripes=True)
@@ -67,6 +69,7 @@ class TopApp(App):
             table = self.query_one(f"#{name}", DataTable)
             table.clear()
             table.add_rows(rows)
+        self.query_one("#tree", Static).update(Text(frame.tree))
         self._status()
 
     def _status(self) -> None:

@@ -50,6 +50,8 @@ def test_top_once_on_the_drivers_endpoint_shows_every_node(cluster_system):
     assert len(node_rows) >= 4, text
     row = next(line for line in text.splitlines() if "/user/top-counter" in line)
     assert "n1" in row and "Counter" in row
+    tree = text[text.index("node n1:"):]  # each node draws its own part of the supervision tree
+    assert "top-counter (Counter) [running, 0 queued]" in tree.split("\nnode ")[0]
 
 
 @pytest.mark.timeout(180)

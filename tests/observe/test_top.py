@@ -57,6 +57,8 @@ def test_top_once_prints_nodes_classes_actors_and_dead_letters(system: rayka.Act
     assert "/user/echo" in text and "/user/held" in text and "local" in text
     row = next(line for line in text.splitlines() if "/user/held" in line)
     assert "running" in row and "Held" in row
+    assert "supervision tree" in text and "node local:" in text
+    assert "├── echo (Echo) [running, 0 queued]" in text and "held (Held) [running, " in text
 
 
 def test_frames_compute_rates_sort_and_filter(system: rayka.ActorSystem) -> None:
@@ -91,6 +93,8 @@ def test_the_app_refreshes_sorts_filters_and_quits_headless(system: rayka.ActorS
             paths = [row[0] for row in app.table_rows("actors")]
             assert "/user/echo" in paths and "/user/held" in paths
             assert any(row[0] == "local" for row in app.table_rows("nodes"))
+            tree = str(app.query_one("#tree").render())
+            assert "node local:" in tree and "echo (Echo) [running" in tree
             await pilot.press("s")
             assert app.sort == "processed" and app.table_rows("actors")[0][0] == "/user/echo"
             await pilot.press("f")
