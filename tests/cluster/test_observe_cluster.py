@@ -71,3 +71,27 @@ def test_node_runtimes_report_through_rays_metrics_api_to_rays_endpoint() -> Non
     assert result["processed"] == {"n0": 11.0, "n1": 21.0}  # ten and twenty tells, and one ask each
     assert result["actors"] == {"n0": 1.0, "n1": 1.0}
     assert result["turns"] == ["n0", "n1"]
+
+
+def test_the_top_app_runs_headless_against_a_cluster(cluster_system):
+    import asyncio
+
+    from rayka.observe._top_app import TopApp
+
+    counter = cluster_system.spawn(Counter, node=2, name="app-counter")
+    counter.tell(1)
+    assert counter.ask("count", timeout=20).result() == 1
+    app = TopApp(lambda: cluster_system.metrics(top=50), interval=0.5)
+
+    async def drive() -> None:
+        async with app.run_test(size=(160, 80)) as pilot:
+            await pilot.pause(1.0)
+            assert {row[0] for row in app.table_rows("nodes")} >= {"driver", "n0", "n1", "n2"}
+            assert any(row[0] == "/user/app-counter" and row[1] == "n2" for row in app.table_rows("actors"))
+            await pilot.press("f")
+            await pilot.press(*"app-counter", "enter")
+            await pilot.pause(0.2)
+            assert [row[0] for row in app.table_rows("actors")] == ["/user/app-counter"]
+            await pilot.press("q")
+
+    asyncio.run(drive())
