@@ -215,8 +215,13 @@ def _bench(args: argparse.Namespace, out: TextIO) -> int:
 
 # -- rayka top ----------------------------------------------------------------------
 def _top(args: argparse.Namespace, out: TextIO) -> int:
+    import importlib.util
+
     from .observe._top import Frame, fetch, render_text
 
+    if importlib.util.find_spec("rich") is None:
+        print("rayka top needs textual (and rich, which it brings): pip install 'rayka[top]'", file=sys.stderr)
+        return 2
     if args.once:
         try:
             first = fetch(args.url, top=args.top)
