@@ -113,14 +113,19 @@ def dispatch(instance: Any, call: Call, path: str) -> Any:
         raise Refusal(TypeError(f"{cls} actor {path}: {name!r} is a {type(target).__name__}, not a method: "
                                 f"read it with `proxy.{name}.result()` or `await proxy.{name}`"))
     if call.trace is not None:  # a traced system's call: the method runs inside a span
-        from ._tracing import traced_call
+        from ._tracing import in_span
 
-        return traced_call(target, call, cls, path)
+        return in_span(f"{cls} call {name}", call.trace, path, cls, _invoke, target, call, cls, path)
+    return _invoke(target, call, cls, path)
+
+
+def _invoke(target: Any, call: Call, cls: str, path: str) -> Any:
+    """Call the method; arguments that do not bind are the caller's mistake, so the call is refused."""
     try:
-        return target(*args, **(call.kwargs or {}))
+        return target(*(call.args or ()), **(call.kwargs or {}))
     except TypeError as error:
-        if error.__traceback__ is not None and error.__traceback__.tb_next is None:  # the arguments did not bind
-            raise Refusal(TypeError(f"{cls} actor {path}: {name}(): {error}")) from None
+        if error.__traceback__ is not None and error.__traceback__.tb_next is None:  # raised by the call itself
+            raise Refusal(TypeError(f"{cls} actor {path}: {call.name}(): {error}")) from None
         raise
 
 

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from ._calls import Call
 
-__all__ = ["Traced", "traced_put", "traced_receive", "wrap"]
+__all__ = ["Traced", "in_span", "traced_put", "traced_receive", "wrap"]
 
 
 class Traced:
@@ -64,53 +64,29 @@ def traced_put(put: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 def traced_receive(receive: Callable[[Any], Any], cell: Any, actor_class: str) -> Callable[[Any], Any]:
-    """``receive`` that handles a traced message inside a span (for an async handler: until it finishes)."""
-    from opentelemetry import context, propagate, trace
-
-    tracer = trace.get_tracer("rayka")
-
+    """``receive`` that handles a traced message inside a span (the cell's path is read per span)."""
     def receive_traced(message: Any) -> Any:
         if message.__class__ is not Traced:
             return receive(message)
         inner = message.message
-        span = tracer.start_span(f"{actor_class} receive {type(inner).__name__}", context=propagate.extract(
-            message.carrier), kind=trace.SpanKind.CONSUMER, attributes={"rayka.actor": cell.path,
-                                                                         "rayka.actor_class": actor_class})
-        token = context.attach(trace.set_span_in_context(span))
-        try:
-            result = receive(inner)
-        except BaseException as error:
-            _failed(span, error)
-            span.end()
-            raise
-        finally:
-            context.detach(token)
-        if inspect.iscoroutine(result):
-            return _finish(result, span)
-        span.end()
-        return result
+        return in_span(f"{actor_class} receive {type(inner).__name__}", message.carrier, cell.path, actor_class,
+                       receive, inner)
 
     return receive_traced
 
 
-def traced_call(target: Callable[..., Any], call: Call, actor_class: str, path: str) -> Any:
-    """Run a method call inside a span, child of its sender's (arguments that do not bind: refused, as untraced)."""
+def in_span(name: str, carrier: dict[str, str], path: str, actor_class: str, handler: Callable[..., Any],
+            *args: Any) -> Any:
+    """``handler(*args)`` inside a span, child of the context in ``carrier``; a coroutine it returns keeps the
+    span until it finishes (its awaits see the span), and an error ends the span with an error status."""
     from opentelemetry import context, propagate, trace
 
-    from ._calls import Refusal
-
-    span = trace.get_tracer("rayka").start_span(
-        f"{actor_class} call {call.name}", context=propagate.extract(call.trace or {}),
-        kind=trace.SpanKind.CONSUMER, attributes={"rayka.actor": path, "rayka.actor_class": actor_class})
+    span = trace.get_tracer("rayka").start_span(name, context=propagate.extract(carrier),
+                                                kind=trace.SpanKind.CONSUMER,
+                                                attributes={"rayka.actor": path, "rayka.actor_class": actor_class})
     token = context.attach(trace.set_span_in_context(span))
     try:
-        result = target(*(call.args or ()), **(call.kwargs or {}))
-    except TypeError as error:
-        _failed(span, error)
-        span.end()
-        if error.__traceback__ is not None and error.__traceback__.tb_next is None:  # the arguments did not bind
-            raise Refusal(TypeError(f"{actor_class} actor {path}: {call.name}(): {error}")) from None
-        raise
+        result = handler(*args)
     except BaseException as error:
         _failed(span, error)
         span.end()
