@@ -233,7 +233,7 @@ class ActorCell(Lifecycle, Supervising, Concurrent):
         if self._sys:
             self.process_system()
         busy = self._busy
-        if self.state or (busy is not None and (type(busy) is not Running or self.info.max_concurrency == 1)):
+        if self.state or (busy is not None and type(busy) is not Running):  # Running: a concurrent actor's handlers
             self._scheduled = False
             if self.state == TERMINATED:
                 self.flush_to_dead_letters()
@@ -298,15 +298,11 @@ class ActorCell(Lifecycle, Supervising, Concurrent):
                 reply.set_result(result)
             if self._sys:
                 break
-        mailbox.processed += count
-        stats = self.info.stats
-        stats.processed += count
-        if started and count:
-            stats.observe(_perf() - started, count)
+        self._handled(count, started)
         return True
 
     def _handled(self, count: int, started: float) -> None:
-        """Count a turn that ended early (a failure, an async method)."""
+        """Count the messages a turn handled (and time them, when handling time is kept)."""
         self.mailbox.processed += count
         stats = self.info.stats
         stats.processed += count

@@ -18,8 +18,7 @@ import functools
 import inspect
 from typing import Any, Generator
 
-from .._errors import ActorStopped
-from ._calls import Call, dispatch
+from ._calls import Call
 from ._state import CellState, Envelope
 
 __all__ = ["Concurrent", "Running", "handling"]
@@ -74,7 +73,7 @@ class Concurrent(CellState):
             holder = [envelope]
             context = contextvars.copy_context()
             context.run(handling.set, holder)
-            handler = self._receive if message.__class__ is not Call else self._call_method
+            handler = self._receive if message.__class__ is not Call else self._call
             if blocking:
                 result: Any = self._system.run_blocking(context.run, handler, message)
             else:
@@ -108,14 +107,7 @@ class Concurrent(CellState):
             running.tasks.discard(future)
             if not running.tasks:
                 self._busy = None
-        reply = envelope[2] if holder[0] is envelope else None
-        if future.cancelled():
-            if reply is not None:
-                reply.set_exception(ActorStopped(f"{self.path} stopped while handling the message"))
-        elif (failure := future.exception()) is not None:
-            self.handler_failed(failure, envelope)
-        elif reply is not None:
-            reply.set_result(future.result())
+        self.handler_finished(future, envelope, envelope[2] if holder[0] is envelope else None)
         if self.state:
             return  # failed or stopping: whoever resumes or restarts it wakes it
         if was_full:  # it stayed scheduled while full: run it again now there is room
@@ -123,6 +115,3 @@ class Concurrent(CellState):
             self.dispatcher.schedule(self)
         else:
             self.wake()
-
-    def _call_method(self, call: Call) -> Any:
-        return dispatch(self.instance, call, self.path)

@@ -180,6 +180,15 @@ class Lifecycle(CellState):
             self._busy = None
         reply = envelope[2] if envelope is not None and self._current is envelope else None
         self._current = None
+        self.handler_finished(future, envelope, reply)
+        if self.state == RUNNING:
+            self._scheduled = True
+            self.dispatcher.schedule(self)
+        else:  # failed or stopping: not scheduled now; whoever resumes or restarts it wakes it
+            self._scheduled = False
+
+    def handler_finished(self, future: asyncio.Future, envelope: Envelope | None, reply: Any) -> None:
+        """A handler task ended: answer ``reply`` (``None``: nobody, or deferred) or hand its failure on."""
         if future.cancelled():
             if reply is not None:
                 reply.set_exception(ActorStopped(f"{self.path} stopped while handling the message"))
@@ -187,11 +196,6 @@ class Lifecycle(CellState):
             self.handler_failed(failure, envelope)
         elif reply is not None:
             reply.set_result(future.result())
-        if self.state == RUNNING:
-            self._scheduled = True
-            self.dispatcher.schedule(self)
-        else:  # failed or stopping: not scheduled now; whoever resumes or restarts it wakes it
-            self._scheduled = False
 
     def handler_failed(self, error: BaseException, envelope: Envelope | None, force: bool = False) -> bool:
         """Fail the actor for ``error`` (its parent decides); False when it was only a refusal, answered here."""
