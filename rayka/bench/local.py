@@ -208,38 +208,32 @@ def _rayka_call_actor(n: int) -> dict[str, float]:
                 "call_over_ask": spent["call"] / spent["ask"]}
 
 
-def _rayka_gather(n: int) -> dict[str, float]:
-    """``n`` asks from the main thread, then ``rayka.gather(replies).result()``."""
+def _gather_ms(n: int, collect: Callable[[list], list], who: str) -> dict[str, float]:
+    """``n`` asks from the main thread, then ``collect(replies)``: the time from the first ask to the results."""
     with _system() as system:
-        echo = system.spawn(_Idle)
-        ask = echo.ask
+        ask = system.spawn(_Idle).ask
         ask(peers.READY).result(peers.WAIT)
         started = _now()
-        results = rayka.gather([ask(i) for i in range(n)]).result(peers.WAIT)
+        results = collect([ask(i) for i in range(n)])
         elapsed = _now() - started
-        if results[-1] != n - 1:
-            raise RuntimeError("rayka gather: wrong results")
-        return {"total_ms": elapsed * 1e3}
+    if results[-1] != n - 1:
+        raise RuntimeError(f"{who}: wrong results")
+    return {"total_ms": elapsed * 1e3}
+
+
+def _rayka_gather(n: int) -> dict[str, float]:
+    """``rayka.gather(replies).result()``."""
+    return _gather_ms(n, lambda replies: rayka.gather(replies).result(peers.WAIT), "rayka gather")
 
 
 def _asyncio_gather(n: int) -> dict[str, float]:
-    """The same asks, awaited with ``asyncio.gather`` in a fresh loop (each reply becomes a task)."""
+    """The same replies awaited with ``asyncio.gather`` in a fresh loop (each reply becomes a task)."""
     import asyncio
 
-    with _system() as system:
-        echo = system.spawn(_Idle)
-        ask = echo.ask
-        ask(peers.READY).result(peers.WAIT)
+    async def wait_all(replies: list) -> list:
+        return await asyncio.gather(*replies)
 
-        async def main() -> list:
-            return await asyncio.gather(*[ask(i) for i in range(n)])
-
-        started = _now()
-        results = asyncio.run(main())
-        elapsed = _now() - started
-        if results[-1] != n - 1:
-            raise RuntimeError("asyncio gather: wrong results")
-        return {"total_ms": elapsed * 1e3}
+    return _gather_ms(n, lambda replies: asyncio.run(wait_all(replies)), "asyncio gather")
 
 
 def _rayka_ask_thread(n: int) -> dict[str, float]:
