@@ -11,25 +11,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import rayka
+from tests.observe.observe_actors import Echo, Held
 from rayka.mailbox import Bounded
 
 pytestmark = pytest.mark.timeout(60)
-
-
-class Echo(rayka.Actor):
-    def receive(self, message: Any) -> Any:
-        if message == "boom":
-            raise ValueError("boom")
-        return message
-
-
-class Held(rayka.Actor):
-    blocking = True
-
-    def receive(self, message: Any) -> Any:
-        if isinstance(message, threading.Event):
-            message.wait(10)
-        return message
 
 
 def scrape(url: str) -> dict[str, Any]:

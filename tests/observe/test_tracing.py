@@ -19,6 +19,18 @@ def chain(system: rayka.ActorSystem, n: int, **placement: Any) -> list[rayka.Act
     return refs
 
 
+def assert_chain(spans: list[dict], root: Any, hops: int, name: str) -> None:
+    """The spans of ``root``'s trace: one per hop, each the child of the one before (the context travelled)."""
+    trace_id = root.get_span_context().trace_id
+    by_actor = {s["actor"]: s for s in spans if s["trace"] == trace_id and s["actor"]}
+    assert sorted(by_actor) == [f"/user/hop{i}" for i in range(hops)]
+    parent = root.get_span_context().span_id
+    for i in range(hops):
+        span = by_actor[f"/user/hop{i}"]
+        assert span["parent"] == parent and span["name"] == name
+        parent = span["span"]
+
+
 def test_a_request_through_five_actors_is_one_trace_of_nested_spans() -> None:
     exporter = configure()
     exporter.clear()
@@ -31,14 +43,7 @@ def test_a_request_through_five_actors_is_one_trace_of_nested_spans() -> None:
         with pytest.raises(ValueError):
             hops[2].ask("fail", timeout=10).result()
     spans = finished()
-    request = [s for s in spans if s["trace"] == root.get_span_context().trace_id]
-    by_actor = {s["actor"]: s for s in request if s["actor"]}
-    assert sorted(by_actor) == [f"/user/hop{i}" for i in range(5)]
-    parent = root.get_span_context().span_id
-    for i in range(5):  # each hop's span is the child of the one before: the context travelled with the ask
-        span = by_actor[f"/user/hop{i}"]
-        assert span["parent"] == parent and span["name"] == "Hop receive int"
-        parent = span["span"]
+    assert_chain(spans, root, 5, "Hop receive int")
     failed = [s for s in spans if s["actor"] == "/user/hop2" and s["status"] == "ERROR"]
     assert len(failed) == 1 and failed[0]["trace"] != root.get_span_context().trace_id  # a trace of its own
 
@@ -95,15 +100,8 @@ def test_a_request_through_five_actors_on_three_nodes_is_one_trace(ray_cluster) 
                         spans[(span["trace"], span["actor"])] = span
             if sum(1 for trace_id, _ in spans if trace_id == root.get_span_context().trace_id) == 5:
                 break
-    for top, name in ((root, "Hop receive int"), (calls, "Hop call call_on")):
-        chained = {actor: span for (trace_id, actor), span in spans.items()
-                   if trace_id == top.get_span_context().trace_id}
-        assert sorted(chained) == [f"/user/hop{i}" for i in range(5)]
-        parent = top.get_span_context().span_id
-        for i in range(5):  # across three processes, each hop's span is the child of the one before
-            span = chained[f"/user/hop{i}"]
-            assert span["parent"] == parent and span["name"] == name
-            parent = span["span"]
+    for top, name in ((root, "Hop receive int"), (calls, "Hop call call_on")):  # across three processes
+        assert_chain(list(spans.values()), top, 5, name)
 
 
 def test_method_calls_through_proxies_are_traced_as_one_chain_too() -> None:
@@ -117,11 +115,4 @@ def test_method_calls_through_proxies_are_traced_as_one_chain_too() -> None:
             assert hops[0].proxy(timeout=10).call_on(0).result(timeout=10) == 4
         with pytest.raises(TypeError, match=r"call_on\(\)"):  # arguments that do not bind: still refused
             hops[0].proxy(timeout=10).call_on(1, 2).result(timeout=10)
-    spans = [s for s in finished() if s["trace"] == root.get_span_context().trace_id and s["actor"]]
-    by_actor = {s["actor"]: s for s in spans}
-    assert sorted(by_actor) == [f"/user/hop{i}" for i in range(4)]
-    parent = root.get_span_context().span_id
-    for i in range(4):
-        span = by_actor[f"/user/hop{i}"]
-        assert span["name"] == "Hop call call_on" and span["parent"] == parent
-        parent = span["span"]
+    assert_chain(finished(), root, 4, "Hop call call_on")

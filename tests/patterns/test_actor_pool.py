@@ -54,22 +54,34 @@ def test_a_pools_ref_gives_its_routees(system: rayka.ActorSystem) -> None:
 def test_no_actor_gets_more_than_in_flight_asks_at_once(system: rayka.ActorSystem) -> None:
     release = threading.Event()
     slow = [system.spawn(Slow, release) for _ in range(2)]
-    results = ActorPool(slow, in_flight=3).map(None, range(20))
+    lock, outstanding, most = threading.Lock(), {ref: 0 for ref in slow}, {ref: 0 for ref in slow}
+    six_sent = threading.Event()
+
+    def submit(ref: rayka.ActorRef, n: Any) -> rayka.Reply:
+        with lock:  # counted before the ask is made, so an answer cannot be counted first
+            outstanding[ref] += 1
+            most[ref] = max(most[ref], outstanding[ref])
+            if sum(outstanding.values()) == 6:
+                six_sent.set()
+        reply = ref.ask(n, timeout=None)
+        reply.add_done_callback(lambda _: answered(ref))
+        return reply
+
+    def answered(ref: rayka.ActorRef) -> None:
+        with lock:
+            outstanding[ref] -= 1
+
+    results = ActorPool(slow, in_flight=3).map(submit, range(20))
     first = threading.Thread(target=lambda: next(results))
     first.start()
-    def sent() -> list[int]:  # taken out of the mailbox (handling) plus waiting in it, per actor
-        return [ref.statistics().processed + ref.statistics().queued for ref in slow]
-
     try:
-        for _ in range(500):  # the pool sends what it may in one go, then waits for a result
-            if sum(sent()) >= 6:
-                break
-            threading.Event().wait(0.01)
-        assert sent() == [3, 3]  # nothing more is sent while no result came back
+        assert six_sent.wait(10)  # the pool sent what it may: 2 actors x 3, while none has answered
+        assert list(most.values()) == [3, 3]
     finally:
         release.set()
     first.join(10)
     assert list(results) == list(range(1, 20))
+    assert list(most.values()) == [3, 3]  # never more than in_flight outstanding, over the whole map
     assert max(ref.statistics().peak for ref in slow) <= 3
 
 
