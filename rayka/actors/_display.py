@@ -9,9 +9,9 @@ if TYPE_CHECKING:
     from ._ref import ActorRef
     from ._system import ActorSystem
 
-__all__ = ["ref_html", "system_html", "tree_lines", "tree_text"]
+__all__ = ["STATES", "ref_html", "system_html", "tree_lines", "tree_text"]
 
-_STATES = ("running", "suspended", "stopping", "terminated")
+STATES = ("running", "suspended", "stopping", "terminated")
 
 
 def tree_lines(cell: Any, depth: int = 0, limit: int = 200) -> list[str]:
@@ -21,7 +21,7 @@ def tree_lines(cell: Any, depth: int = 0, limit: int = 200) -> list[str]:
     mailbox = getattr(cell, "mailbox", None)
     if mailbox is None:  # a child on another node: its own node draws its subtree
         return [f"{'  ' * depth}{cell.name} [on node {getattr(cell, 'node', '?')}{restarts}]"]
-    lines = [f"{'  ' * depth}{cell.name or '/'} [{_STATES[cell.state]}, {len(mailbox)} queued{restarts}]"]
+    lines = [f"{'  ' * depth}{cell.name or '/'} [{STATES[cell.state]}, {len(mailbox)} queued{restarts}]"]
     children = list(cell._children.values()) if cell._children else []
     for child in children:
         if len(lines) >= limit:
@@ -48,7 +48,7 @@ def _label(cell: Any) -> str:
     queued = len(mailbox) if mailbox is not None else "?"
     instance = getattr(cell, "instance", None)
     kind = type(instance).__name__ if instance is not None else "remote" if mailbox is None else "restarting"
-    label = f"{cell.name} ({kind}) [{_STATES[cell.state]}, {queued} queued"
+    label = f"{cell.name} ({kind}) [{STATES[cell.state]}, {queued} queued"
     return label + (f", {restarts} restart{'s' if restarts != 1 else ''}]" if restarts else "]")
 
 
@@ -90,7 +90,7 @@ def ref_html(ref: ActorRef) -> str:
                 f"<code>{html.escape(str(getattr(cell, 'node', '?')))}</code> ({state})</div>")
     mailbox = cell.mailbox.statistics()
     return (
-        f"<div><b>ActorRef</b> <code>{html.escape(ref.path)}</code> ({_STATES[cell.state]}): "
+        f"<div><b>ActorRef</b> <code>{html.escape(ref.path)}</code> ({STATES[cell.state]}): "
         f"{mailbox.queued} queued, peak {mailbox.peak}, {mailbox.processed} processed, "
         f"{mailbox.dropped} dropped</div>"
     )

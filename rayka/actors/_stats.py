@@ -11,9 +11,12 @@ blocking handlers are timed from start to finish (awaits included).
 
 from __future__ import annotations
 
+import heapq
 import os
 from bisect import bisect_left
 from typing import Any, Iterator
+
+from ._display import STATES, tree_text
 
 __all__ = ["BOUNDS", "ClassStats", "collect_node"]
 
@@ -41,9 +44,6 @@ class ClassStats:
         self.seconds += seconds
         self.timed += messages
         self.buckets[bisect_left(BOUNDS, seconds / messages)] += messages
-
-
-_STATES = ("running", "suspended", "stopping", "terminated")
 
 
 def _cells(root: Any) -> Iterator[Any]:
@@ -88,17 +88,14 @@ def collect_node(system: Any, node: str, top: int = 10, streams: dict[str, dict]
             "queued": live["queued"], "peak": live["peak"],
             "handling": {"bounds": list(BOUNDS), "counts": list(stats.buckets), "sum": stats.seconds,
                          "count": stats.timed}})
-    actors.sort(key=lambda pair: pair[0], reverse=True)
     busiest = []
-    for processed, cell in actors[:top]:
+    for processed, cell in heapq.nlargest(top, actors, key=lambda pair: pair[0]):  # not a sort of every actor
         record = cell._record
         busiest.append({"node": node, "path": cell.path, "actor_class": cell.info.cls.__qualname__,
-                        "state": _STATES[cell.state], "processed": processed, "queued": len(cell.mailbox),
+                        "state": STATES[cell.state], "processed": processed, "queued": len(cell.mailbox),
                         "peak": max(cell.mailbox.peak, len(cell.mailbox)),
                         "restarts": record.total if record is not None else 0})
     watchdog = system.watchdog
-    from ._display import tree_text
-
     return {
         "node": {"node": node, "pid": os.getpid(), "actors": system.started - system.stopped,
                  "tree": tree_text(system, limit=tree_limit).splitlines()[1:] if tree_limit else [],
