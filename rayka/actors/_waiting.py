@@ -70,11 +70,12 @@ def _combined(parts: list[Reply[Any]], what: str) -> Reply[Any]:
 
 def _watch(out: Reply[Any], parts: list[Reply[Any]], until: float | None, on_timeout: Callable[[], None]) -> None:
     """Look at ``parts`` at the earliest deadline that can still matter to ``out``, until it is resolved."""
-    def next_look() -> float | None:
+    def arm() -> None:
         pending = [part._deadline for part in parts if not part._state and part._deadline is not None]
         if until is not None:
             pending.append(until)
-        return min(pending) if pending else None
+        if pending:
+            _sweeper.at(min(pending), look)
 
     def look() -> None:
         if out._state:
@@ -87,13 +88,9 @@ def _watch(out: Reply[Any], parts: list[Reply[Any]], until: float | None, on_tim
         if until is not None and _monotonic() >= until:
             on_timeout()
             return
-        when = next_look()
-        if when is not None:
-            _sweeper.at(when, look)
+        arm()
 
-    when = next_look()
-    if when is not None:
-        _sweeper.at(when, look)
+    arm()
 
 
 def _check_timeout(timeout: float | None, what: str) -> float | None:
