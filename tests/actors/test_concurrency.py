@@ -41,16 +41,19 @@ class Gate(rayka.Actor):
                 raise ValueError("one handler failed")
 
 
-class Serial(Gate):
-    max_concurrency = 1
+class Serial(rayka.Actor):
+    """An async actor with the default concurrency: logs when each handler starts and ends around an await."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
 
     async def receive(self, message: Any) -> Any:
-        if message[0] == "wait":  # nobody can open the gate while this runs: one at a time
-            self.started.append(message[1])
-            await asyncio.sleep(0.001)
-            self.finished.append(message[1])
-            return message[1]
-        return await super().receive(message)
+        if message == "log":
+            return list(self.events)
+        self.events.append(f"start {message}")
+        await asyncio.sleep(0.001)  # another handler would start here if they could overlap
+        self.events.append(f"end {message}")
+        return message
 
 
 class Replier(rayka.Actor):
@@ -109,9 +112,8 @@ def test_handlers_start_in_mailbox_order_and_may_finish_in_any_order(system: ray
 
 def test_one_at_a_time_stays_the_default(system: rayka.ActorSystem) -> None:
     serial = system.spawn(Serial)
-    assert rayka.gather([serial.ask(("wait", i)) for i in range(5)]).result(timeout=5) == [0, 1, 2, 3, 4]
-    started, finished = serial.ask("log").result(timeout=5)
-    assert started == finished == [0, 1, 2, 3, 4]
+    assert rayka.gather([serial.ask(i) for i in range(5)]).result(timeout=5) == [0, 1, 2, 3, 4]
+    assert serial.ask("log").result(timeout=5) == [f"{edge} {i}" for i in range(5) for edge in ("start", "end")]
 
 
 def test_each_handler_keeps_its_own_sender_and_reply(system: rayka.ActorSystem) -> None:
