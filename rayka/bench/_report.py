@@ -16,7 +16,17 @@ import math
 import statistics
 from typing import Any, Callable, Sequence
 
-__all__ = ["PEERS", "Row", "human", "percentile", "render_table", "summarize"]
+__all__ = ["PEERS", "Row", "emit_json", "human", "percentile", "render_table", "summarize"]
+
+
+def emit_json(report: dict[str, Any], path: str | None = None) -> None:
+    """Print ``report`` as one JSON line, and write it (indented) to ``path`` when one is given."""
+    import json
+
+    print(json.dumps(report))
+    if path:
+        with open(path, "w") as out:
+            json.dump(report, out, indent=2)
 
 
 def summarize(samples: Sequence[float]) -> dict[str, Any]:

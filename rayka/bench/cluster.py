@@ -13,7 +13,6 @@ Ray instance. Every Ray process started here is shut down at the end.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -24,6 +23,7 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 import rayka  # noqa: E402
+from rayka.bench._report import emit_json  # noqa: E402
 
 __all__ = ["main", "run"]
 
@@ -286,10 +286,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     report = run(args.quick, args.repeat, args.nodes, args.pairs, progress=lambda text: print(f"... {text}", flush=True))
     print(_table(report))
-    print(json.dumps(report))
-    if args.json:
-        with open(args.json, "w") as out:
-            json.dump(report, out, indent=2)
+    emit_json(report, args.json)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ the speed-up of two nodes over one.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -25,6 +24,7 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 import rayka  # noqa: E402
+from rayka.bench._report import emit_json  # noqa: E402
 from rayka.patterns import ActorPool, Pool  # noqa: E402
 
 __all__ = ["main", "run"]
@@ -92,10 +92,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{key:28} {report[key]:8.2f} s   ({report['items']} items x {report['work_ms']:g} ms of CPU)")
     goal = report["speedup_2_nodes_over_1"]
     print(f"2 nodes over 1: {goal:.2f}x (goal >= 1.6 on 2 cores: {'met' if goal >= 1.6 else 'NOT met'})")
-    print(json.dumps(report))
-    if args.json:
-        with open(args.json, "w") as out:
-            json.dump(report, out, indent=2)
+    emit_json(report, args.json)
 
 
 if __name__ == "__main__":
