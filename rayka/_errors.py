@@ -14,6 +14,7 @@ Every error rayka raises on its own account derives from :class:`RaykaError`::
     ├── RestartLimitExceeded    a Supervisor's children restarted too often: it gave up
     ├── SerializationError      a message that cannot travel to another node
     ├── ClassNotImportable      an actor class the node runtimes cannot import
+    ├── RemoteError             another node's error whose class is not imported here
     ├── TransportError          a node or the link to it broke under you
     └── JournalError            a journal file that is corrupt, locked or unusable
 
@@ -22,6 +23,8 @@ cause in ``__cause__``.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 __all__ = [
     "ActorFailed",
@@ -34,6 +37,7 @@ __all__ = [
     "JournalError",
     "MailboxFull",
     "RaykaError",
+    "RemoteError",
     "RestartLimitExceeded",
     "SerializationError",
     "SystemClosed",
@@ -101,6 +105,24 @@ class RestartLimitExceeded(RaykaError):
 
 class SerializationError(RaykaError):
     """A message could not be serialized to travel to another node."""
+
+
+class RemoteError(RaykaError):
+    """An error raised on another node whose class cannot be rebuilt here (the msgpack-only wire).
+
+    Attributes:
+        type_name: The error's class, as ``"module:qualname"``.
+        message: ``str()`` of the original error.
+    """
+
+    def __init__(self, type_name: str, message: str) -> None:
+        super().__init__(f"{type_name.rpartition(':')[2]}: {message} (raised on another node as {type_name}; "
+                         "that class is not imported here)")
+        self.type_name = type_name
+        self.message = message
+
+    def __reduce__(self) -> Any:
+        return (RemoteError, (self.type_name, self.message))
 
 
 class ClassNotImportable(RaykaError):

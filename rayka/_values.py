@@ -26,13 +26,14 @@ import msgpack
 from rayka._errors import SerializationError
 
 __all__ = [
-    "EXT_HOOK", "EXT_PICKLE", "EXT_TUPLE", "MAX_NESTING", "PICKLE_PROTOCOL", "PickleFailed", "TooDeep", "pack", "unpack",
+    "EXT_ERROR", "EXT_HOOK", "EXT_NAMED", "EXT_PICKLE", "EXT_TUPLE", "MAX_NESTING", "PICKLE_PROTOCOL", "PickleFailed", "TooDeep", "pack", "unpack",
 ]
 
 MAX_NESTING = 64
 """Most levels of tuples (and hooked objects) inside one another in a message or an event."""
 
 EXT_TUPLE, EXT_PICKLE, EXT_HOOK = 1, 2, 3
+EXT_NAMED, EXT_ERROR = 4, 5  # the wire's by-name values and errors (cluster/_named.py)
 PICKLE_PROTOCOL = 5
 
 

@@ -12,7 +12,7 @@ import asyncio
 from enum import IntEnum
 from typing import Any
 
-from ._calls import CAST, Call
+from ._calls import CAST, Call, Proxy
 from ._stats import BOUNDS, collect_node
 from ._tracing import Traced, wrap
 from ._cell import ActorCell
@@ -22,7 +22,8 @@ from ._reply import _ERROR, _VALUE, Reply
 from ._signals import ChildFailed, DeadLetter, Terminated
 
 __all__ = [
-    "BOUNDS", "CAST", "ActorCell", "Call", "CellState", "ChildFailed", "DeadLetter", "Op", "Reply", "Terminated",
+    "BOUNDS", "CAST", "ActorCell", "Call", "CellState", "ChildFailed", "DeadLetter", "Op", "Proxy", "Reply",
+    "Terminated",
     "Traced", "traced", "wrap",
     "add_child", "cell_of", "check_name", "class_info", "collect_node", "is_local_cell", "loop_of", "make_cell",
     "pause_current_actor", "reply_outcome", "resume_actor", "set_assist", "spawn_top_level", "stop_failed", "tree_of",

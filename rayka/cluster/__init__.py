@@ -7,6 +7,7 @@ an ``ActorSystem(..., cluster=RayCluster(...))`` starts.
 from __future__ import annotations
 
 from ._backend import ClusterRuntime, RayCluster
+from ._named import register
 from ._tls import TLS
 
-__all__ = ["ClusterRuntime", "RayCluster", "TLS"]
+__all__ = ["ClusterRuntime", "RayCluster", "TLS", "register"]

@@ -23,7 +23,7 @@ from .._errors import ClassNotImportable, InvalidActorName, TransportError
 from ..actors import Restart
 from ..actors import spi
 from ..actors.spi import check_name, loop_of, spawn_top_level
-from ._member import Member, class_name, dump_spawn, new_uid
+from ._member import Member, class_name, new_uid
 from ._registry import Registry
 from ._wire import MalformedBatch
 from ._remote import set_current_transport
@@ -84,6 +84,15 @@ class RayCluster:
         log_to_driver: forward the node runtimes' (and Ray's workers') log
             lines to this process, as Ray does by default; ``rayka``'s own
             command turns it off so its output stays readable.
+        wire: ``"pickle"`` (the default): a message msgpack cannot carry
+            travels as a cloudpickle, and so do spawned classes and errors.
+            ``"msgpack"``: nothing on rayka's wire is a pickle. Messages are
+            plain data, rayka refs, or types registered with
+            :func:`rayka.cluster.register` (anything else is refused at
+            ``tell`` with ``SerializationError``); classes and functions travel
+            by name (the nodes must be able to import them); errors by name
+            (rebuilt as :class:`~rayka.RemoteError` where their class is not
+            imported); a pickle that arrives anyway is refused unread.
 
     Example:
         >>> RayCluster(nodes=3).node_count
@@ -106,8 +115,11 @@ class RayCluster:
     tls: TLS | None = None
     tracing_setup: Any = None
     ray_metrics: float | None = None
+    wire: str = "pickle"
 
     def __post_init__(self) -> None:
+        if self.wire not in ("pickle", "msgpack"):
+            raise ValueError(f"RayCluster(wire=...) must be 'pickle' (the default) or 'msgpack', got {self.wire!r}")
         if not (isinstance(self.down_after, (int, float)) and self.down_after > 0.5):
             raise ValueError(f"RayCluster(down_after=...) must be more than 0.5 s (a node is asked every 0.5 s), "
                              f"got {self.down_after!r}")
@@ -151,7 +163,7 @@ class ClusterRuntime(Member):
             self.owns_ray = True
         self.transport = Transport(system, "driver", time.time_ns(), batch_size=config.batch_size,
                              max_in_flight=config.max_in_flight, put=ray.put, get=ray.get,
-                             max_backlog=config.max_backlog)
+                             max_backlog=config.max_backlog, strict=config.wire == "msgpack")
         self.transport.member = self
         self.transport.respawn = self.respawn
         set_current_transport(self.transport)
@@ -176,7 +188,8 @@ class ClusterRuntime(Member):
         self._settings = {"batch_size": config.batch_size, "max_in_flight": config.max_in_flight,
                           "throughput": config.throughput, "shutdown_timeout": config.shutdown_timeout,
                           "max_backlog": config.max_backlog, "tracing": spi.traced(system),
-                          "tracing_setup": config.tracing_setup, "ray_metrics": config.ray_metrics}
+                          "tracing_setup": config.tracing_setup, "ray_metrics": config.ray_metrics,
+                          "wire": config.wire}
         self.handles: dict[str, Any] = {}
         self.node_options: dict[str, dict] = {f"n{index}": opts for index, opts in enumerate(options)}
         for node, opts in self.node_options.items():
@@ -230,7 +243,7 @@ class ClusterRuntime(Member):
                 self.record(("driver", ref.path, uid), None, None, Restart.TEMPORARY)
             return ref
         target = self.place(node)
-        blob = dump_spawn(cls, (cls, args, kwargs, name, mailbox, restart_type))
+        blob = self.dump_spawn(cls, (cls, args, kwargs, name, mailbox, restart_type))
         if name is not None:
             self._claim((target, "/user/" + name, uid), name, blob, restart_type)
         try:

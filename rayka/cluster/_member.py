@@ -18,7 +18,7 @@ from typing import Any
 
 import cloudpickle
 
-from .._errors import ClassNotImportable, RaykaError
+from .._errors import ClassNotImportable, RaykaError, SerializationError
 from ..actors import ActorRef, Restart
 from ..actors import spi
 from ..actors.spi import CellState, add_child, cell_of, check_name, is_local_cell, loop_of, spawn_top_level
@@ -26,7 +26,7 @@ from ._kinds import Kind
 from ._remote import rebuild_ref
 from ._supervise import RemoteChild, RemoteParent
 
-__all__ = ["Member", "class_name", "dump_spawn", "new_uid", "not_importable", "offers"]
+__all__ = ["Member", "class_name", "new_uid", "not_importable", "offers"]
 
 log = logging.getLogger("rayka.cluster")
 _random = random.SystemRandom()
@@ -133,7 +133,7 @@ class Member:
         restart_type = Restart(restart) if restart is not None else Restart.TRANSIENT
         if name is None:
             name = system.auto_name()
-        blob = dump_spawn(cls, (cls, args, kwargs, name, mailbox, restart_type))
+        blob = self.dump_spawn(cls, (cls, args, kwargs, name, mailbox, restart_type))
         path = parent.path.rstrip("/") + "/" + name
         child = RemoteChild(self.transport, target, path, parent, restart_type, blob,
                             getattr(cls, "shutdown_timeout", None))
@@ -167,12 +167,7 @@ class Member:
         """A ``SPAWN`` record arrived: host the actor here (on the loop)."""
         blob, parent_path, parent_uid, uid, class_name = payload
         try:
-            cls, args, kwargs, name, mailbox, restart = cloudpickle.loads(blob)
-        except ImportError as error:
-            failure: BaseException = not_importable(class_name, error, self.node_id)
-            failure.__cause__ = error
-            self._spawn_failed(origin, path, parent_path, uid, failure)
-            return
+            cls, args, kwargs, name, mailbox, restart = self.load_spawn(blob, class_name)
         except Exception as error:  # noqa: BLE001 - a damaged blob must not stop the node
             self._spawn_failed(origin, path, parent_path, uid, error)
             return
@@ -205,6 +200,44 @@ class Member:
             self.registry.remove.remote([self.node_id, path, uid])
             return
         RemoteParent(self.transport, origin, parent_path, 0).report_gone(path, uid, error)
+
+    # -- spawn specs: (cls, args, kwargs, name, mailbox, restart) ----------------------
+    def dump_spawn(self, cls: Any, spec: tuple) -> bytes:
+        """A spawn spec as bytes: cloudpickle, or by name on the msgpack-only wire."""
+        strict = self.transport.encoder.strict
+        try:
+            return self.transport.encoder.encode_value(list(spec)) if strict else cloudpickle.dumps(spec)
+        except Exception as error:
+            what = "plain data or registered types" if strict else "picklable arguments"
+            raise TypeError(f"cannot send {class_name(cls)} and its constructor arguments to another node: "
+                            f"{error}; pass {what}, or spawn it without node=") from error
+
+    def try_dump_spawn(self, cls: Any, spec: tuple) -> bytes | None:
+        """The spawn spec for a restart on another node, if it can travel (else the actor is not restarted there)."""
+        try:
+            return self.dump_spawn(cls, spec)
+        except TypeError:
+            return None
+
+    def load_spawn(self, blob: bytes, class_name: str) -> tuple:
+        """Rebuild a spawn spec.
+
+        Raises:
+            ClassNotImportable: its class cannot be imported on this node.
+            SerializationError: the spec cannot be rebuilt here (msgpack-only wire).
+        """
+        strict = self.transport.decoder.strict
+        try:
+            if strict:
+                cls, args, kwargs, name, mailbox, restart = self.transport.decoder.decode_value(blob)
+                return cls, tuple(args), kwargs, name, mailbox, restart
+            return tuple(cloudpickle.loads(blob))
+        except ImportError as error:
+            raise not_importable(class_name, error, self.node_id) from error
+        except SerializationError as error:
+            if isinstance(error.__cause__, ImportError):
+                raise not_importable(class_name, error.__cause__, self.node_id, by_name=True) from error
+            raise
 
     # -- top-level actors and names ----------------------------------------------
     def record(self, key: tuple, name: str | None, blob: bytes | None, restart: Restart,
@@ -252,19 +285,12 @@ def class_name(cls: Any) -> str:
     return f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', cls)}"
 
 
-def dump_spawn(cls: Any, spec: tuple) -> bytes:
-    try:
-        return cloudpickle.dumps(spec)
-    except Exception as error:
-        raise TypeError(f"cannot send {class_name(cls)} and its constructor arguments to another node: "
-                        f"{error}; pass picklable arguments, or spawn it without node=") from error
-
-
-def not_importable(class_name: str, error: BaseException, where: str) -> ClassNotImportable:
+def not_importable(class_name: str, error: BaseException, where: str, by_name: bool = False) -> ClassNotImportable:
     """The clear error for an actor class whose module the node runtimes cannot import."""
     module = getattr(error, "name", None) or class_name.rsplit(".", 1)[0]
+    by_value = "" if by_name else f"Send the class by value with RayCluster(pickle_by_value=[{module!r}]), or ship"
     return ClassNotImportable(
-        f"node runtime {where} cannot import {class_name}: module {module!r} is not importable there. Send the "
-        f"class by value with RayCluster(pickle_by_value=[{module!r}]), or ship the code with Ray's "
-        "runtime_env: RayCluster(init={'runtime_env': {'working_dir': '.'}})"
+        f"node runtime {where} cannot import {class_name}: module {module!r} is not importable there. "
+        f"{by_value or 'On the msgpack-only wire classes travel by name: ship'} the code with Ray's "
+        "runtime_env: RayCluster(init={'runtime_env': {'working_dir': '.'}}) or install it on every node"
     )

@@ -13,14 +13,12 @@ import os
 import time
 from typing import Any
 
-import cloudpickle
-
 from .._errors import InvalidActorName, RaykaError
 from ..actors import ActorRef, ActorSystem, DeadLetter, Restart
 from ..actors import spi
 from ..actors.spi import check_name, loop_of, spawn_top_level, tree_of
 from ._kinds import Kind
-from ._member import Member, class_name, dump_spawn, new_uid, not_importable
+from ._member import Member, class_name, new_uid
 from ._remote import set_current_transport
 from ._transport import Transport
 
@@ -57,7 +55,8 @@ class NodeBackend(Member):
         self.transport = Transport(system, self.node_id, runtime.incarnation, batch_size=settings.get("batch_size", 1000),
                              max_in_flight=settings.get("max_in_flight", 4),
                              large_payload=settings.get("large_payload", 1 << 20), put=ray.put,
-                             max_backlog=settings.get("max_backlog", 100_000))
+                             max_backlog=settings.get("max_backlog", 100_000),
+                             strict=settings.get("wire") == "msgpack")
         self.transport.member = self
         self.transport.respawn = self.respawn
         system.dead_letters.subscribe(self._forward_dead_letter)
@@ -77,11 +76,11 @@ class NodeBackend(Member):
         uid = new_uid()
         if target == self.node_id:
             ref = spawn_top_level(system, cls, args, kwargs, name, mailbox, restart_type, uid=uid)
-            blob = _try_dumps((cls, args, kwargs, ref.name, mailbox, restart_type))
+            blob = self.try_dump_spawn(cls, (cls, args, kwargs, ref.name, mailbox, restart_type))
             self._recorded((self.node_id, ref.path, uid), name, blob, restart_type, ref)
             return ref
         name = name if name is not None else f"${uid:x}"
-        blob = dump_spawn(cls, (cls, args, kwargs, name, mailbox, restart_type))
+        blob = self.dump_spawn(cls, (cls, args, kwargs, name, mailbox, restart_type))
         key = (target, "/user/" + name, uid)
         self.counted(target)
         self.transport.send_record(target, (key[1], self.node_id, Kind.SPAWN, [blob, None, 0, uid, class_name(cls)],
@@ -232,10 +231,9 @@ class NodeRuntime:
 
     def spawn(self, blob: bytes, uid: int, class_name: str) -> tuple[str, int]:
         """Host a top-level actor placed here by the driver (errors raise back to the driver's spawn)."""
-        try:
-            cls, args, kwargs, name, mailbox, restart = cloudpickle.loads(blob)
-        except ImportError as error:
-            raise not_importable(class_name, error, self.node_id) from error
+        if self.backend is None:
+            raise RaykaError(f"node runtime {self.node_id} is not connected yet")
+        cls, args, kwargs, name, mailbox, restart = self.backend.load_spawn(blob, class_name)
         ref = spawn_top_level(self.system, cls, args, kwargs, name, mailbox, restart, uid=uid)
         return ref.path, uid
 
@@ -302,11 +300,3 @@ class NodeRuntime:
         for cell in list(self.transport.hosted.values()):
             cell.request_stop()
         return await self.system.shutdown_async(timeout=10)
-
-
-def _try_dumps(spec: tuple) -> bytes | None:
-    """The spawn spec for a restart on another node, if it can travel (else the actor is not restarted there)."""
-    try:
-        return cloudpickle.dumps(spec)
-    except Exception:  # noqa: BLE001
-        return None

@@ -24,7 +24,7 @@ from typing import Any, Callable
 from .._errors import ActorNotFound, ActorStopped, AskTimeout, SerializationError, SystemClosed
 from ..actors import ActorRef
 from ..actors.spi import (
-    Call, CellState, DeadLetter, Op, Reply, Traced, traced, wrap, Terminated, cell_of, loop_of, pause_current_actor, resume_actor, set_assist,
+    Call, CellState, DeadLetter, Op, Proxy, Reply, Traced, traced, wrap, Terminated, cell_of, loop_of, pause_current_actor, resume_actor, set_assist,
 )
 from ._inbound import InboundStreams
 from ._kinds import Kind
@@ -76,11 +76,12 @@ class Transport(Receiving, Resending):
         node_id: this node's id; ``incarnation`` tells restarts apart.
         batch_size: most records in one batch; ``max_in_flight``: unacknowledged batches per peer.
         large_payload: batches above this many bytes travel through Ray's object store.
+        strict: the msgpack-only wire (``RayCluster(wire="msgpack")``): nothing pickled either way.
     """
 
     def __init__(self, system: Any, node_id: str, incarnation: int, *, batch_size: int = 1000,
                  max_in_flight: int = 4, large_payload: int = 1 << 20, put: Callable[[bytes], Any] | None = None,
-                 get: Callable[..., Any] | None = None, max_backlog: int = 100_000) -> None:
+                 get: Callable[..., Any] | None = None, max_backlog: int = 100_000, strict: bool = False) -> None:
         self.system = system
         self.node_id = node_id
         self.stream_id = StreamId(node_id, incarnation)
@@ -91,8 +92,8 @@ class Transport(Receiving, Resending):
         self._put = put
         self._get = get
         self.tracing = traced(system)  # asks and tells with a sender carry the trace context
-        self.encoder = Encoder(encode_hook=self._encode_ref)
-        self.decoder = Decoder(decode_hook=self._decode_ref)
+        self.encoder = Encoder(encode_hook=self._encode_ref, strict=strict)
+        self.decoder = Decoder(decode_hook=self._decode_ref, strict=strict)
         self.inbound = InboundStreams(self.decoder.decode_batch, on_malformed=self._malformed)
         self._inbound_lock = threading.Lock()
         self.peers: dict[str, Peer] = {}
@@ -173,7 +174,7 @@ class Transport(Receiving, Resending):
         return cell.ref
 
     def _encode_ref(self, obj: Any) -> Any:
-        """A ref travels as its key (a list); a method call as a small record (a dict), not a pickle."""
+        """A ref travels as its key (a list); a method call, a traced message or a proxy as a small dict."""
         if isinstance(obj, ActorRef):
             return list(self.key_of(obj))
         if type(obj) is Call:
@@ -183,12 +184,16 @@ class Transport(Receiving, Resending):
             return record
         if type(obj) is Traced:
             return {"traced": obj.message, "ctx": obj.carrier}
+        if type(obj) is Proxy:
+            return {"proxy": obj._ref, "timeout": obj._timeout}
         return None
 
     def _decode_ref(self, substitute: Any) -> Any:
         if type(substitute) is dict and "traced" in substitute:
             carrier = substitute["ctx"]
             return Traced(substitute["traced"], carrier if type(carrier) is dict else {})
+        if type(substitute) is dict and "proxy" in substitute:
+            return Proxy(substitute["proxy"], substitute["timeout"])
         if type(substitute) is dict:
             args = substitute["args"]
             trace = substitute.get("trace")

@@ -11,8 +11,11 @@ from typing import Any
 import msgpack
 
 from rayka._errors import SerializationError
+from rayka.cluster._named import error_from_wire, from_wire
 from rayka.cluster._wire_format import (
+    _EXT_ERROR,
     _EXT_HOOK,
+    _EXT_NAMED,
     _EXT_PICKLE,
     _EXT_TUPLE,
     MAX_NESTING,
@@ -26,6 +29,9 @@ from rayka.cluster._wire_format import (
 )
 
 __all__ = ["Decoder"]
+
+_REFUSED = ("a pickled payload arrived and was refused unread: this cluster's wire is msgpack-only "
+            "(RayCluster(wire='msgpack')); the sender must send plain data or registered types")
 
 
 class _HookUnpickler(pickle.Unpickler):
@@ -47,6 +53,8 @@ class Decoder:
     Args:
         decode_hook: Called with each substitute that the encode hook produced;
             returns the rebuilt object.
+        strict: the msgpack-only wire: a pickled payload is refused (it
+            becomes an ``UndecodablePayload``) without being loaded.
 
     Example:
         >>> from rayka.cluster._wire_encode import Encoder
@@ -55,11 +63,13 @@ class Decoder:
         (StreamId(node='n', incarnation=1), 0, [['/user/c', '/user/d', 2, {'k': (1, 2)}, 9]])
     """
 
-    def __init__(self, *, decode_hook: Hook | None = None) -> None:
+    def __init__(self, *, decode_hook: Hook | None = None, strict: bool = False) -> None:
         self._hook = decode_hook
+        self.strict = strict
 
     def _make_ext_hook(self, failures: list[BaseException]) -> Callable[[int, bytes], Any]:
         hook = self._hook
+        strict = self.strict
         unpackb = msgpack.unpackb
         depth = [0]  # nested decodes under way (one hook per decode call: no sharing between threads)
 
@@ -76,7 +86,13 @@ class Decoder:
             try:
                 if code == _EXT_TUPLE:
                     return tuple(nested(data))
+                if code == _EXT_NAMED:
+                    return from_wire(nested(data))
+                if code == _EXT_ERROR:
+                    return error_from_wire(nested(data))
                 if code == _EXT_PICKLE:
+                    if strict:
+                        raise SerializationError(_REFUSED)
                     if hook is None:
                         return pickle.loads(data)
                     return _HookUnpickler(io.BytesIO(data), hook).load()
@@ -101,6 +117,22 @@ class Decoder:
         if failures:
             record[3] = UndecodablePayload(failures[0])
         return record
+
+    def decode_value(self, data: bytes) -> Any:
+        """Decode what :meth:`Encoder.encode_value` made.
+
+        Raises:
+            SerializationError: it cannot be rebuilt here (the cause is chained).
+        """
+        try:
+            payload = self.decode_record(data)[3]
+        except Exception as error:
+            raise SerializationError(f"not an encoded value ({type(error).__name__}: {error})") from error
+        if type(payload) is UndecodablePayload:
+            if isinstance(payload.error, SerializationError):
+                raise payload.error
+            raise SerializationError(str(payload.error)) from payload.error
+        return payload
 
     def decode_batch(self, data: bytes) -> tuple[StreamId, int, list[list[Any]]]:
         """Decode one batch.

@@ -16,8 +16,11 @@ from msgpack import ExtType
 
 from rayka._errors import SerializationError
 from rayka._values import PickleFailed, TooDeep
+from rayka.cluster._named import NotByName, wire_form
 from rayka.cluster._wire_format import (
+    _EXT_ERROR,
     _EXT_HOOK,
+    _EXT_NAMED,
     _EXT_PICKLE,
     _EXT_TUPLE,
     _MAGIC,
@@ -52,6 +55,8 @@ class Encoder:
     Args:
         encode_hook: Called with each object msgpack cannot carry; returns an
             encodable substitute, or ``None`` to let cloudpickle handle it.
+        strict: the msgpack-only wire: never pickle; registered types travel
+            by name, anything else is refused with ``SerializationError``.
 
     Example:
         >>> from rayka.cluster._wire_decode import Decoder
@@ -62,8 +67,9 @@ class Encoder:
         [['/user/c', None, 0, ('add', 5), None]]
     """
 
-    def __init__(self, *, encode_hook: Hook | None = None) -> None:
+    def __init__(self, *, encode_hook: Hook | None = None, strict: bool = False) -> None:
         self._hook = encode_hook
+        self.strict = strict
         self._pool: list[msgpack.Packer] = []
         self._depth = threading.local()
         gil = getattr(sys, "_is_gil_enabled", lambda: True)()
@@ -104,6 +110,14 @@ class Encoder:
             substitute = hook(obj)
             if substitute is not None:
                 return self._nested(_EXT_HOOK, substitute)
+        if self.strict:
+            is_error, form = wire_form(obj)
+            if not is_error:
+                return self._nested(_EXT_NAMED, form)
+            try:
+                return self._nested(_EXT_ERROR, form)
+            except NotByName:  # args that are not plain data: the message stands in for them
+                return self._nested(_EXT_ERROR, [form[0], None, form[2]])
         try:
             return ExtType(_EXT_PICKLE, self._dumps(obj))
         except Exception as exc:
@@ -162,7 +176,11 @@ class Encoder:
             raise _serialization_error(target, payload, exc.__cause__, exc.args[0]) from exc.__cause__
         except TooDeep:
             raise _too_deep(target, payload, f"{MAX_NESTING} levels of tuples or objects") from None
-        except Exception:
+        except NotByName as exc:
+            raise _not_by_name(target, payload, exc.args[0]) from None
+        except Exception as exc:
+            if self.strict:
+                raise _serialization_error(target, payload, exc) from exc
             # msgpack itself refused (an int over 64 bits, a cycle, nesting over
             # its depth limit, a str with lone surrogates): pickle the whole payload.
             return self._encode_pickled(target, sender, kind, payload, reply_id)
@@ -179,6 +197,14 @@ class Encoder:
             raise _serialization_error(target, payload, exc.__cause__, exc.args[0]) from exc.__cause__
         except Exception as exc:
             raise _serialization_error(target, payload, exc) from exc
+
+    def encode_value(self, value: Any) -> bytes:
+        """Encode one value by this encoder's rules (a spawn's class and arguments).
+
+        Raises:
+            SerializationError: the value cannot travel.
+        """
+        return self.encode_record(None, None, 0, value)
 
     def join_batch(self, stream_id: StreamId, first_seq: int, records: Sequence[bytes]) -> bytes:
         """Join encoded records into one batch.
@@ -228,6 +254,30 @@ def _too_deep(target: Any, payload: Any, limit: str) -> SerializationError:
     return SerializationError(
         f"cannot send a message of type {_type_name(payload)} to {target!r} on another node: it is nested deeper "
         f"than {limit}; flatten it (a list of rows, ids instead of nested objects)"
+    )
+
+
+def _not_by_name(target: Any, payload: Any, part: Any) -> SerializationError:
+    named = part if isinstance(part, type) or (callable(part) and hasattr(part, "__qualname__")) else type(part)
+    module, qualname = getattr(named, "__module__", ""), getattr(named, "__qualname__", repr(named))
+    inside = "" if part is payload else f" (it holds {qualname if named is part else 'a ' + qualname})"
+    if "<lambda>" in qualname or "<locals>" in qualname:
+        fix = f"{qualname} has no name to travel by: use a module-level one, registered with @rayka.cluster.register"
+    elif module == "__main__":
+        fix = f"{qualname} is defined in __main__, which the node runtimes cannot import: move it to a module" + (
+            "" if isinstance(part, type) and hasattr(part, "receive") else " and decorate it with @rayka.cluster.register")
+    elif named is int:
+        fix = "an int beyond 64 bits has no msgpack form: send str(n) or bytes"
+    elif module == "builtins":
+        fix = f"a {qualname} has no msgpack form: send a list, tuple or dict instead"
+    else:
+        fix = (f"decorate {module}.{qualname} with @rayka.cluster.register (a dataclass, named tuple, enum or "
+               "function in an importable module)")
+    subject = (f"a message of type {_type_name(payload)} to {target!r} on another node{inside}" if target is not None
+               else f"{qualname if named is part else 'a ' + qualname} to another node")
+    return SerializationError(
+        f"cannot send {subject}: RayCluster(wire='msgpack') carries only plain data (None, bool, int, float, str, "
+        f"bytes, list, tuple, dict), rayka refs and registered types; {fix}"
     )
 
 

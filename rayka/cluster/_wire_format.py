@@ -55,8 +55,18 @@ anyway becomes an ``UndecodablePayload``, never a crash. Lists and dicts nest
 as deep as msgpack packs them (past that, and for cycles, the payload is
 pickled; decoding either runs no recursion in Python).
 
-Security: payloads may hold pickles, so a batch is trusted code. Exchange
-batches only between the nodes of one cluster, as Ray does.
+The msgpack-only wire (``Encoder(strict=True)``, ``Decoder(strict=True)``;
+``RayCluster(wire="msgpack")``): nothing is pickled. A registered type (a
+dataclass, a named tuple, an enum), a registered function and an actor class
+travel by name as ext type ``EXT_NAMED`` (see :mod:`rayka.cluster._named`),
+an exception as ext type ``EXT_ERROR`` (its type's name, its args, its
+message); anything else is refused at ``encode_record`` with
+``SerializationError`` saying how to register it, and a pickle that arrives
+anyway becomes an ``UndecodablePayload`` without being loaded. Both decoders
+read by-name values and errors.
+
+Security: by default payloads may hold pickles, so a batch is trusted code.
+Exchange batches only between the nodes of one cluster, as Ray does.
 """
 
 from __future__ import annotations
@@ -66,7 +76,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from rayka._errors import TransportError
-from rayka._values import EXT_HOOK, EXT_PICKLE, EXT_TUPLE, MAX_NESTING, PICKLE_PROTOCOL
+from rayka._values import EXT_ERROR, EXT_HOOK, EXT_NAMED, EXT_PICKLE, EXT_TUPLE, MAX_NESTING, PICKLE_PROTOCOL
 
 __all__ = [
     "KIND",
@@ -93,6 +103,7 @@ TARGET, SENDER, KIND, PAYLOAD, REPLY_ID = range(5)
 
 # Ext type codes, pickle protocol and nesting limit: the one rule of rayka._values, which journals follow too.
 _EXT_TUPLE, _EXT_PICKLE, _EXT_HOOK, _PICKLE_PROTOCOL = EXT_TUPLE, EXT_PICKLE, EXT_HOOK, PICKLE_PROTOCOL
+_EXT_NAMED, _EXT_ERROR = EXT_NAMED, EXT_ERROR
 
 Hook = Callable[[Any], Any]
 """An encode or decode hook: one object in, its substitute (or rebuilt object) out."""

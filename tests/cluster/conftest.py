@@ -15,6 +15,9 @@ from tests.cluster import cluster_actors
 # Test modules are not importable on the node runtimes: send their classes by value.
 cloudpickle.register_pickle_by_value(cluster_actors)
 
+# Only the node runtimes import this one (the msgpack-wire test checks the driver never does): no doctest import.
+collect_ignore = ["wire_node_errors.py"]
+
 
 @pytest.fixture(scope="module")
 def cluster_system(ray_cluster):

@@ -40,7 +40,18 @@ def _ray_system(ray_cluster):
         system.shutdown()
 
 
-@pytest.fixture(params=["embedded", pytest.param("ray", marks=pytest.mark.cluster)])
+@pytest.fixture(scope="session")
+def _msgpack_system(ray_cluster):
+    cluster = rayka.RayCluster(address=ray_cluster.address, nodes=2, wire="msgpack")
+    system = rayka.ActorSystem("contract-msgpack", cluster=cluster)
+    try:
+        yield system
+    finally:
+        system.shutdown()
+
+
+@pytest.fixture(params=["embedded", pytest.param("ray", marks=pytest.mark.cluster),
+                        pytest.param("ray-msgpack", marks=pytest.mark.cluster)])
 def backend(request):
     if request.param == "embedded":
         system = rayka.ActorSystem("contract", shutdown_timeout=2.0)
@@ -48,5 +59,7 @@ def backend(request):
             yield Backend("embedded", system)
         finally:
             system.shutdown(timeout=10)
-    else:
+    elif request.param == "ray":
         yield Backend("ray", request.getfixturevalue("_ray_system"))
+    else:
+        yield Backend("ray-msgpack", request.getfixturevalue("_msgpack_system"))
