@@ -132,6 +132,19 @@ class RayCluster:
         return ClusterRuntime(self, system)
 
 
+def _join_failed(address: str, error: BaseException) -> TransportError:
+    """The clear error for a cluster that would not let this process join (most often: no token)."""
+    if os.environ.get("RAY_AUTH_MODE", "").lower() != "token":
+        hint = ("this process has Ray's token authentication off (RAY_AUTH_MODE is not 'token'), and Ray 2.60 "
+                "clusters require a token by default: before starting, set RAY_AUTH_MODE=token and the cluster's "
+                "token (`ray get-auth-token` on the head prints it) in RAY_AUTH_TOKEN or ~/.ray/auth_token")
+    else:
+        hint = ("this process sends a token: check that it is this cluster's (`ray get-auth-token` on the head), "
+                "in RAY_AUTH_TOKEN, the file RAY_AUTH_TOKEN_PATH names, or ~/.ray/auth_token")
+    return TransportError(f"could not join the Ray cluster at {address}: {error}. If the head is up at that "
+                          f"address, {hint}. With TLS, RAY_USE_TLS and the RAY_TLS_* files must be set too.")
+
+
 class ClusterRuntime(Member):
     """The driver's side of cluster mode (made by ``RayCluster.start``): the backend contract, driver side."""
 
@@ -159,7 +172,10 @@ class ClusterRuntime(Member):
                 ray.init(address="local", _node_ip_address="127.0.0.1", num_cpus=config.num_cpus, include_dashboard=False,
                          log_to_driver=config.log_to_driver, configure_logging=False, **config.init)
             else:
-                ray.init(address=config.address, **config.init)
+                try:
+                    ray.init(address=config.address, **config.init)
+                except ConnectionError as error:
+                    raise _join_failed(config.address, error) from error
             self.owns_ray = True
         self.transport = Transport(system, "driver", time.time_ns(), batch_size=config.batch_size,
                              max_in_flight=config.max_in_flight, put=ray.put, get=ray.get,
