@@ -127,7 +127,7 @@ def resources(system: Any = None) -> tuple[float, float, int]:
     pids: list[int] = []
     cluster = system.cluster
     if cluster is not None and not system.closed:
-        pids = [cluster.infos[node]["pid"] for node in cluster.nodes]
+        pids = [cluster.infos[node]["pid"] for node in cluster.live_nodes()]
     rss, cpu = _rss_and_cpu(pids)
     return rss, cpu, 1 + len(pids)
 

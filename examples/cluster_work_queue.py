@@ -42,7 +42,7 @@ def start(system: rayka.ActorSystem, *, jobs: int = 60, per_node: int = 2, work:
         specs = [rayka.ChildSpec(Worker, f"{group}-worker-{i}", args=(queue, work, None)) for i in range(per_node)]
         get_or_spawn(system, rayka.Supervisor, specs, rayka.OneForOne(), name=f"workers-{group}", node=node)
     producer = get_or_spawn(system, Producer, queue, name="producer", node=0)
-    say(f" [x] {jobs} jobs for {2 * per_node} consumers on node runtimes {system.cluster.nodes}")
+    say(f" [x] {jobs} jobs for {2 * per_node} consumers on node runtimes {system.cluster.live_nodes()}")
     producer.tell(Produce(jobs))
     return queue, producer
 
@@ -50,8 +50,8 @@ def start(system: rayka.ActorSystem, *, jobs: int = 60, per_node: int = 2, work:
 def kill_node_when(system: rayka.ActorSystem, producer: rayka.ActorRef, results: int, node: str = "n1") -> dict:
     """Once the producer has ``results`` results, SIGKILL node runtime ``node`` and wait for the recovery."""
     runtime = system.cluster
-    if node not in runtime.nodes:
-        say(f" [ ] node runtime {node} is gone already; live: {runtime.nodes}")
+    if node not in runtime.live_nodes():
+        say(f" [ ] node runtime {node} is gone already; live: {runtime.live_nodes()}")
         return {"done_before_kill": None, "recovered": runtime.wait_recovered(node, timeout=60), "recovery_ms": 0.0}
     wait_until(lambda: producer.ask(Progress(), timeout=10).result() >= results, timeout=120)
     done_before = producer.ask(Progress(), timeout=10).result()
@@ -60,7 +60,7 @@ def kill_node_when(system: rayka.ActorSystem, producer: rayka.ActorRef, results:
     say(f" [!] killed node runtime {node} (SIGKILL) with {done_before} results in")
     recovered = runtime.wait_recovered(node, timeout=60)
     recovery_ms = (time.perf_counter() - killed) * 1000
-    say(f" [+] {node}'s actors started again on {runtime.nodes} in {recovery_ms:.0f} ms")
+    say(f" [+] {node}'s actors started again on {runtime.live_nodes()} in {recovery_ms:.0f} ms")
     return {"done_before_kill": done_before, "recovered": recovered, "recovery_ms": recovery_ms}
 
 
@@ -74,7 +74,7 @@ def finish(system: rayka.ActorSystem, queue: rayka.ActorRef, producer: rayka.Act
     figures = Figures(f"{consumers} consumers on 2 nodes, one killed", summary["confirmed"], summary["seconds"],
                       timings, stats.peak, stats.pending + stats.in_flight, f"work queue of capacity {capacity}")
     figures.measure_resources(system)
-    summary.update(stats=stats, figures=figures, live_nodes=system.cluster.nodes,
+    summary.update(stats=stats, figures=figures, live_nodes=system.cluster.live_nodes(),
                    nothing_lost=summary["confirmed"] == jobs and not summary["missing"] and not summary["wrong"])
     return summary
 

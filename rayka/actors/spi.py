@@ -26,7 +26,8 @@ __all__ = [
     "Terminated",
     "Traced", "traced", "wrap",
     "add_child", "cell_of", "check_name", "class_info", "collect_node", "is_local_cell", "loop_of", "make_cell",
-    "pause_current_actor", "reply_outcome", "resume_actor", "set_assist", "spawn_top_level", "stop_failed", "tree_of",
+    "pause_current_actor", "reply_outcome", "resume_actor", "set_assist", "spawn_top_level", "stop_failed",
+    "stop_top_level", "tree_of",
 ]
 
 
@@ -94,6 +95,18 @@ def stop_failed(ref: Any, error: BaseException) -> None:
     does to itself.
     """
     cell_of(ref).post_system(_lc.STOP_FAILED, error)
+
+
+def stop_top_level(system: Any) -> list[Any]:
+    """Ask every actor under ``/user`` to stop (children first, as ``ref.stop()``); their termination futures.
+
+    Call it on the system's loop; a node runtime leaving the cluster awaits the futures.
+    """
+    futures = []
+    for child in list((system._user._children or {}).values()):
+        child.request_stop()
+        futures.append(child.termination_future())
+    return futures
 
 
 def tree_of(system: Any) -> list[str]:

@@ -23,6 +23,7 @@ from .._errors import ClassNotImportable, InvalidActorName, TransportError
 from ..actors import Restart
 from ..actors import spi
 from ..actors.spi import check_name, loop_of, spawn_top_level
+from ._elastic import Elastic, pinned_to
 from ._member import Member, class_name, new_uid
 from ._registry import Registry
 from ._wire import MalformedBatch
@@ -49,7 +50,11 @@ class RayCluster:
             down with the system); ``"auto"`` or ``"ray://host:10001"`` joins
             an existing cluster (``ray start``, the cluster launcher, KubeRay).
         nodes: how many node runtimes to run, or a list of Ray actor options
-            per node runtime (e.g. ``[{}, {"num_gpus": 1}]``).
+            per node runtime (e.g. ``[{}, {"num_gpus": 1}]``), or ``"auto"``:
+            one per alive Ray node, pinned to it, following the Ray cluster
+            (a Ray node that joins gets one within a second). More can be
+            added and removed while the system runs:
+            ``system.cluster.add_node()``, ``remove_node(node)``.
         num_cpus: CPUs for a local Ray instance (default: Ray's choice).
         batch_size, max_in_flight: transport stream settings.
         init: extra keyword arguments for ``ray.init``.
@@ -100,7 +105,7 @@ class RayCluster:
     """
 
     address: str | None = None
-    nodes: int | list = 2
+    nodes: int | list | str = 2
     num_cpus: int | None = None
     batch_size: int = 1000
     max_in_flight: int = 4
@@ -118,6 +123,9 @@ class RayCluster:
     wire: str = "pickle"
 
     def __post_init__(self) -> None:
+        if not (self.nodes == "auto" or isinstance(self.nodes, (int, list))) or isinstance(self.nodes, bool):
+            raise ValueError(f"RayCluster(nodes=...) must be a count, a list of Ray actor options or 'auto', "
+                             f"got {self.nodes!r}")
         if self.wire not in ("pickle", "msgpack"):
             raise ValueError(f"RayCluster(wire=...) must be 'pickle' (the default) or 'msgpack', got {self.wire!r}")
         if not (isinstance(self.down_after, (int, float)) and self.down_after > 0.5):
@@ -126,6 +134,8 @@ class RayCluster:
 
     @property
     def node_count(self) -> int:
+        if self.nodes == "auto":
+            raise ValueError("RayCluster(nodes='auto') has one node runtime per alive Ray node: count them after start")
         return self.nodes if isinstance(self.nodes, int) else len(self.nodes)
 
     def start(self, system: Any) -> ClusterRuntime:
@@ -145,7 +155,7 @@ def _join_failed(address: str, error: BaseException) -> TransportError:
                           f"address, {hint}. With TLS, RAY_USE_TLS and the RAY_TLS_* files must be set too.")
 
 
-class ClusterRuntime(Member):
+class ClusterRuntime(Elastic, Member):
     """The driver's side of cluster mode (made by ``RayCluster.start``): the backend contract, driver side."""
 
     node_id = "driver"
@@ -197,7 +207,14 @@ class ClusterRuntime(Member):
         self.registry = ray.remote(Registry).options(num_cpus=0, max_concurrency=1000,
                                                      scheduling_strategy=here).remote()
         self.load: dict[str, int] = {}
-        options = config.nodes if isinstance(config.nodes, list) else [{} for _ in range(config.nodes)]
+        self.leaving: set[str] = set()
+        self.removed: set[str] = set()  # taken out with remove_node (or their Ray node died): never started again
+        self.on_node_added: list = []  # hooks: a node runtime joined (sharded entities start a region there)
+        self.on_node_leaving: list = []  # hooks: a node runtime is being drained (entities hand its shards off)
+        if config.nodes == "auto":
+            options = [pinned_to(entry["NodeID"]) for entry in ray.nodes() if entry.get("Alive")]
+        else:
+            options = config.nodes if isinstance(config.nodes, list) else [{} for _ in range(int(config.nodes))]
         if not options:
             raise ValueError("RayCluster needs at least one node runtime")
         self._remote = ray.remote(NodeRuntime)
@@ -220,6 +237,8 @@ class ClusterRuntime(Member):
                                          name=f"rayka-pull-{node}") for node, handle in self.handles.items()]
         for thread in self.threads:
             thread.start()
+        if config.nodes == "auto":
+            self.follow_ray()
 
     def _peer_topics(self, joined: list[str]) -> None:
         """Make the topics actors of ``joined`` peers of the driver's and of every other live node's."""
@@ -239,11 +258,6 @@ class ClusterRuntime(Member):
         return self._remote.options(**actor_opts).remote(self.system.name, node, self._settings)
 
     # -- placement and spawn ---------------------------------------------------
-    @property
-    def nodes(self) -> list[str]:
-        """Ids of the live node runtimes, in start order."""
-        return self.live_nodes()
-
     def spawn(self, cls: Any, args: tuple, kwargs: dict, *, name: Any, mailbox: Any, restart: Any, node: Any) -> Any:
         """A top-level actor on a node runtime (``node="driver"``: in this process, e.g. a test probe)."""
         system = self.system
@@ -294,7 +308,7 @@ class ClusterRuntime(Member):
     def lookup(self, name: str) -> Any:
         key = self.ray.get(self.registry.lookup.remote(name))
         if key is None:  # a name just given inside a node may not have reached the registry yet: ask the nodes
-            nodes = self.nodes
+            nodes = self.reachable_nodes()
             answers = self.ray.get([self.handles[n].local_name.remote(name) for n in nodes], timeout=30)
             key = next((answer for answer in answers if answer is not None), None)
         if key is None or key[0] == "driver":
@@ -325,7 +339,7 @@ class ClusterRuntime(Member):
     def metrics_parts(self, top: int) -> list[dict]:
         """The driver's part, then each live node runtime's (a node that fails to answer is left out)."""
         parts = super().metrics_parts(top)
-        for node in self.nodes:
+        for node in self.reachable_nodes():
             try:
                 parts.append(self.ray.get(self.handles[node].metrics.remote(top), timeout=30))
             except Exception as error:  # noqa: BLE001 - it died meanwhile: membership handles it
@@ -334,13 +348,13 @@ class ClusterRuntime(Member):
 
     def node_trees(self) -> dict[str, list[str]]:
         """Each live node runtime's supervision tree, as text lines."""
-        nodes = self.nodes
+        nodes = self.reachable_nodes()
         return dict(zip(nodes, self.ray.get([self.handles[n].tree.remote() for n in nodes], timeout=30)))
 
     def node_info(self) -> dict[str, dict]:
         """Facts about each live node runtime: pid, Ray node, actors, malformed batches, counters."""
         infos = {}
-        for node in self.nodes:
+        for node in self.reachable_nodes():
             try:
                 infos[node] = self.ray.get(self.handles[node].info.remote(), timeout=30)
             except Exception as error:  # noqa: BLE001 - it died meanwhile: membership handles it
@@ -403,7 +417,7 @@ class ClusterRuntime(Member):
                         continue  # damaged on the way: not acknowledged, so the node hands it out again
                     self.transport.wait_admitted()
                     ack = first_seq
-            if self.closing or not self.config.rejoin:
+            if self.closing or not self.config.rejoin or node in self.removed:
                 return
             handle = self._rejoin(node, handle)
             if handle is None:
@@ -424,7 +438,7 @@ class ClusterRuntime(Member):
                 continue
             self.handles[node] = handle
             self.transport.rejoin(node, handle, info["incarnation"])
-            for other in self.nodes:
+            for other in self.reachable_nodes():
                 self.handles[other].node_up.remote(node, handle, info["incarnation"])
             with self.lock:
                 self.infos[node] = info
@@ -467,7 +481,7 @@ class ClusterRuntime(Member):
 
         loop.call_soon_threadsafe(mark_down)
         down.wait(5)
-        for other in self.nodes:
+        for other in self.reachable_nodes():
             self.handles[other].node_down.remote(node, incarnation)
         try:
             lost = self.ray.get(self.registry.take_node.remote(node), timeout=30)
@@ -529,7 +543,7 @@ class ClusterRuntime(Member):
         self.closing = True
         self.stopping = True
         ray = self.ray
-        live = self.nodes
+        live = self.reachable_nodes()
         try:
             ray.get([self.handles[n].shutdown.remote() for n in live], timeout=30)
         except Exception as error:  # noqa: BLE001 - we are tearing down anyway

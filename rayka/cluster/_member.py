@@ -66,10 +66,17 @@ class Member:
     node_options: dict[str, dict]
     load: dict[str, int]
     stopping = False  # set while the member shuts down: its actors' ends are not registry news
+    leaving: set[str]  # node runtimes being drained: reachable, but nothing new is placed there
 
     # -- placement -------------------------------------------------------------
     def live_nodes(self) -> list[str]:
-        """Node runtimes this member can reach, in start order."""
+        """Node runtimes this member can reach and place actors on, in start order (not those being drained)."""
+        leaving = self.leaving
+        return sorted((node for node in self.node_options if node not in leaving and self.is_live(node)),
+                      key=_start_order)
+
+    def reachable_nodes(self) -> list[str]:
+        """Node runtimes this member can reach, those being drained included, in start order."""
         return sorted((node for node in self.node_options if self.is_live(node)), key=_start_order)
 
     def is_live(self, node: str) -> bool:

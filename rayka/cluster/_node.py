@@ -49,6 +49,7 @@ class NodeBackend(Member):
         self.registry = runtime.registry
         self.node_options = runtime.node_options
         self.load: dict[str, int] = {}
+        self.leaving: set[str] = set()
         self.names: dict[str, tuple] = {}
         self.names_version: dict[str, int] = {}
         settings = runtime.settings
@@ -265,9 +266,46 @@ class NodeRuntime:
         if self.backend is not None:
             self.backend.names_changed(version, name, key)
 
-    def node_up(self, node: str, handle: Any, incarnation: int | None = None) -> None:
-        """A node runtime joined again as a new incarnation: open fresh streams to it."""
+    def node_up(self, node: str, handle: Any, incarnation: int | None = None, options: dict | None = None) -> None:
+        """A node runtime joined (again, as a new incarnation, or for the first time): open fresh streams to it."""
+        if options is not None:
+            self.node_options[node] = options  # a node added while the system runs: placement sees it now
         loop_of(self.system)[0].call_soon_threadsafe(self.transport.rejoin, node, handle, incarnation)
+
+    def node_leaving(self, node: str) -> None:
+        """``node`` is being drained: place nothing new there (it still delivers what is sent to it)."""
+        if self.backend is not None:
+            self.backend.leaving.add(node)
+
+    async def drain(self, timeout: float) -> int:
+        """Stop this node's actors before it leaves (children first, ``on_stop`` run), then let its streams drain.
+
+        Returns how many actors were still stopping at ``timeout``.
+
+        Their ends are not registry news (the driver restarts the restartable ones elsewhere next), and
+        children whose parents live on other nodes are started again by those parents' nodes.
+        """
+        import asyncio
+
+        backend = self.backend
+        if backend is None:
+            return 0
+        backend.stopping = True
+        self.transport.draining = True
+        futures = spi.stop_top_level(self.system)
+        for cell in list(self.transport.hosted.values()):
+            cell.request_stop()
+            futures.append(cell.termination_future())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        pending: set = set()
+        if futures:
+            _, pending = await asyncio.wait(futures, timeout=timeout)
+        while loop.time() < deadline and any(  # what they sent last (an on_stop's report) reaches its peers
+                stream["alive"] and (stream["in_flight"] or stream["pending"] or stream["backlog"])
+                for stream in self.transport.streams().values()):
+            await asyncio.sleep(0.01)
+        return len(pending)
 
     def node_down(self, node: str, incarnation: int | None = None) -> None:
         """Membership (the driver) downed ``node`` at ``incarnation``: forget it and refuse its batches.

@@ -146,6 +146,8 @@ class RemoteParent:
     def child_gone(self, child: Any) -> None:
         self.transport.hosted.pop(child.path, None)
         self.transport.ended_here(child.path)
+        if self.transport.draining:  # stopped because this node leaves: the parent starts it again elsewhere
+            return
         self._send(Kind.CHILD_GONE, child.path, child.uid, child.failure)
 
     def report_gone(self, path: str, uid: int, error: BaseException | None) -> None:

@@ -115,6 +115,7 @@ class Transport(Receiving, Resending):
         self.remote_children: dict[tuple, Any] = {}  # (node, path) -> RemoteChild of a local parent
         self.respawn: Callable[[Any, BaseException], Any] = _no_respawn
         self.malformed_batches = 0
+        self.draining = False  # this node leaves the cluster: its hosted children's ends are not reported
         self.malformed_records = 0  # records whose fields did not fit their kind (rejected, dead-lettered)
         self.unfinished: set[_Sent] = set()  # batches whose Ray call is not done: their refs die at close()
         self.max_backlog = max_backlog  # records per peer waiting for room in its stream, past which tells are dropped
