@@ -270,6 +270,24 @@ class ActorSystem:
         self.wait_terminated(ref, timeout=self.shutdown_timeout * 2 + 1)
         return self.spawn(cls, *args, name=name, **kwargs)
 
+    def entities(self, cls: type, *args: Any, name: str, shards: int = 64, passivate_after: float | None = None,
+                 remember: bool = False, **kwargs: Any) -> Any:
+        """Start sharded entities of ``cls`` (virtual actors), or return them if they run already.
+
+        ``entities.ref(entity_id)`` reaches the one live incarnation of that
+        entity, started as ``cls(entity_id, *args, **kwargs)`` on its first
+        message. Entity ids map to ``shards`` shards, which the cluster spreads
+        over its node runtimes and moves as nodes join and leave (embedded:
+        all run here). An entity idle for ``passivate_after`` seconds stops
+        (its next message starts it again); with ``remember``, the entities of
+        a shard that moves, or whose node is lost, start again at once. See
+        :mod:`rayka.sharding`.
+        """
+        from ..sharding import start_entities
+
+        return start_entities(self, cls, args, kwargs, name=name, shards=shards, passivate_after=passivate_after,
+                              remember=remember)
+
     @property
     def cluster(self) -> Any:
         """The running cluster (``rayka.RayCluster(...)`` started), or ``None`` for an embedded system."""

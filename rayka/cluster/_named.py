@@ -169,9 +169,10 @@ def _register_own_types() -> None:
     from .. import patterns
     from ..actors import _childspec, _supervision
     from ..mailbox import _spec
+    from ..sharding import _messages as sharding
 
     own: list[Callable[..., Any] | type] = [_supervision._default_decider]
-    modules = [_childspec, _supervision, _spec, patterns] + [importlib.import_module(f"rayka.patterns.{info.name}")
+    modules = [_childspec, _supervision, _spec, sharding, patterns] + [importlib.import_module(f"rayka.patterns.{info.name}")
                                                              for info in pkgutil.iter_modules(patterns.__path__)]
     for module in modules:
         own += [value for value in vars(module).values()

@@ -177,7 +177,11 @@ class Transport(Receiving, Resending):
     def _encode_ref(self, obj: Any) -> Any:
         """A ref travels as its key (a list); a method call, a traced message or a proxy as a small dict."""
         if isinstance(obj, ActorRef):
-            return list(self.key_of(obj))
+            cell = cell_of(obj)
+            entity = getattr(cell, "entity", None)  # a sharded entity's ref names (type, id), not a place
+            if entity is not None:
+                return {"entity": entity[0], "id": entity[1]}
+            return list(cell.key) if isinstance(cell, RemoteCell) else [self.node_id, cell.path, cell.uid]
         if type(obj) is Call:
             record = {"call": obj.name, "args": obj.args, "kwargs": obj.kwargs}
             if obj.trace is not None:
@@ -195,6 +199,10 @@ class Transport(Receiving, Resending):
             return Traced(substitute["traced"], carrier if type(carrier) is dict else {})
         if type(substitute) is dict and "proxy" in substitute:
             return Proxy(substitute["proxy"], substitute["timeout"])
+        if type(substitute) is dict and "entity" in substitute:
+            from ..sharding._refs import entity_ref
+
+            return entity_ref(substitute["entity"], substitute["id"])
         if type(substitute) is dict:
             args = substitute["args"]
             trace = substitute.get("trace")

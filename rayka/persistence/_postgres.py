@@ -339,8 +339,15 @@ class _PostgresStore:
             self._conn = None
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
+        conn = self._conn
+        if conn is None:
+            return
+        if not (conn.closed or conn.broken):
+            try:  # release the claims now: the server would only notice the closed socket a moment later
+                conn.execute("SELECT pg_advisory_unlock_all()")
+            except psycopg.Error:  # noqa: S110 - gone anyway: the server drops the lock with the session
+                pass
+        conn.close()
 
 
 def _one(cursor: Any) -> Any:

@@ -1,0 +1,148 @@
+"""Sharded entities (virtual actors): millions of stateful actors addressed by id, spread over the nodes.
+
+``entities = system.entities(Cart, name="cart")`` starts them; ``entities.ref("alice")``
+is an :class:`~rayka.ActorRef` that reaches the one live incarnation of entity
+``"alice"``, started as ``Cart("alice", *args, **kwargs)`` on its first message,
+wherever its shard runs. The same call works embedded (one process runs every
+shard) and on a cluster (shards spread over the node runtimes and follow them as
+nodes join and leave). See :mod:`rayka.sharding._coordinator` for how shards
+move and :mod:`rayka.sharding._region` for how messages reach entities.
+
+Example:
+    >>> import rayka
+    >>> class Cart(rayka.Actor):
+    ...     def __init__(self, owner):
+    ...         self.owner, self.items = owner, []
+    ...     def receive(self, item):
+    ...         self.items.append(item)
+    ...         return f"{self.owner}: {self.items}"
+    >>> with rayka.ActorSystem("doc") as system:
+    ...     carts = system.entities(Cart, name="cart")
+    ...     carts.ref("alice").tell("tea")
+    ...     print(carts.ref("alice").ask("cake").result(timeout=5))
+    alice: ['tea', 'cake']
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._errors import RaykaError
+from ..actors import ActorRef, Restart
+from ._coordinator import Coordinator
+from ._messages import DrainRegion, GetRegions, GetStats
+from ._refs import entity_ref, region_for, register_region
+from ._region import Region
+
+__all__ = ["Entities", "EntityStatistics", "start_entities"]
+
+_lock = threading.Lock()
+_started: dict[tuple[int, str], Entities] = {}
+
+
+@dataclass(frozen=True)
+class EntityStatistics:
+    """What ``entities.statistics()`` returns: shards per node, and counters summed over the live regions.
+
+    ``handoffs`` counts the shards moved (from the coordinator, so a node that left still counts);
+    ``activations`` and ``passivations`` are those of the regions that run now; ``buffered``: messages
+    waiting for their shard's home or for their entity to finish stopping.
+    """
+
+    shards_per_node: dict = field(default_factory=dict)
+    active: int = 0
+    activations: int = 0
+    passivations: int = 0
+    handoffs: int = 0
+    buffered: int = 0
+
+
+class Entities:
+    """The entities of one type: ``ref(id)`` to reach one, ``statistics()`` to watch them."""
+
+    def __init__(self, system: Any, name: str, shards: int, coordinator: ActorRef | None) -> None:
+        self.system = system
+        self.name = name
+        self.shards = shards
+        self.coordinator = coordinator  # None in a node runtime: only the driver asks it
+
+    def ref(self, entity_id: Any) -> ActorRef:
+        """The ref of entity ``entity_id`` (a str or an int): it works from anywhere and inside messages."""
+        if type(entity_id) not in (str, int):
+            raise TypeError(f"entities {self.name!r}: an entity id is a str or an int, not "
+                            f"{type(entity_id).__name__} {entity_id!r}")
+        return entity_ref(self.name, entity_id)
+
+    def statistics(self, timeout: float = 30.0) -> EntityStatistics:
+        """Shards per node, active entities, activations, passivations, hand-offs, messages waiting (blocks)."""
+        if self.coordinator is None:
+            raise RaykaError(f"entities {self.name!r}: read statistics() from the driver")
+        regions, handoffs = self.coordinator.ask(GetRegions(), timeout=timeout).result()
+        parts = [region.ask(GetStats(), timeout=timeout) for region, _, _, _ in regions]
+        per_node: dict[str, int] = {}
+        totals = dict(active=0, activations=0, passivations=0, buffered=0)
+        for (_, node, hosts, shards), reply in zip(regions, parts):
+            stats = reply.result()
+            if hosts:
+                per_node[node] = per_node.get(node, 0) + shards
+            for key in totals:
+                totals[key] += getattr(stats, key)
+        return EntityStatistics(per_node, handoffs=handoffs, **totals)
+
+    def __repr__(self) -> str:
+        return f"<Entities {self.name!r} shards={self.shards}>"
+
+
+def start_entities(system: Any, cls: type, args: tuple, kwargs: dict, *, name: str, shards: int,
+                   passivate_after: float | None, remember: bool) -> Entities:
+    """Start the entities ``name`` of ``cls`` in ``system`` (or return them, if they run already)."""
+    if not isinstance(name, str) or not name or "/" in name:
+        raise ValueError(f"entities need a name: a non-empty str without '/', got {name!r}")
+    if not (isinstance(shards, int) and shards > 0):
+        raise ValueError(f"entities {name!r}: shards must be a positive int, got {shards!r}")
+    if passivate_after is not None and not passivate_after > 0:
+        raise ValueError(f"entities {name!r}: passivate_after must be seconds > 0 or None, got {passivate_after!r}")
+    with _lock:
+        known = _started.get((id(system), name))
+        if known is not None:
+            return known
+        cluster = system.cluster
+        if cluster is not None and not hasattr(cluster, "add_node"):  # inside a node runtime
+            held = region_for(name)
+            if held is None:
+                raise RaykaError(f"entities {name!r} are not running on this node: start them with "
+                                 f"system.entities(...) on the driver first")
+            return Entities(system, name, held[2], None)
+        entities = _start(system, cls, args, kwargs, name, shards, passivate_after, remember)
+        _started[(id(system), name)] = entities
+        return entities
+
+
+def _start(system: Any, cls: type, args: tuple, kwargs: dict, name: str, shards: int,
+           passivate_after: float | None, remember: bool) -> Entities:
+    cluster = system.cluster
+    base = f"rayka.entities.{name}"
+    here = {"node": "driver"} if cluster is not None else {}
+    coordinator = system.spawn(Coordinator, remember, name=base, restart=Restart.TEMPORARY, **here)
+    settings = (name, cls, args, kwargs, shards, coordinator)
+
+    def region(node: str, hosts: bool) -> ActorRef:
+        where = {"node": node} if cluster is not None else {}
+        ref = system.spawn(Region, *settings, node, hosts, passivate_after, remember, name=f"{base}.{node}",
+                           restart=Restart.TEMPORARY, **where)
+        if node in ("local", "driver"):  # in this process: refs route through it from now on, not once it started
+            register_region(name, system, ref, shards)
+        return ref
+
+    if cluster is None:
+        region("local", True)
+        return Entities(system, name, shards, coordinator)
+    region("driver", False)  # the driver routes; node runtimes run the shards
+    for node in cluster.live_nodes():
+        region(node, True)
+    cluster.on_node_added.append(lambda node: region(node, True))
+    cluster.on_node_leaving.append(
+        lambda node, timeout: coordinator.ask(DrainRegion(node), timeout=timeout).result())
+    return Entities(system, name, shards, coordinator)

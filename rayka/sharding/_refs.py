@@ -1,0 +1,107 @@
+"""Refs to entities: an ``ActorRef`` whose cell routes through this process's region of the entity type.
+
+An entity ref names ``(entities name, entity id)``, never a place: it is the
+same ref on every node, compares equal everywhere, and travels in messages as
+that pair (rebuilt on the receiving side against its own region).
+"""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from typing import Any
+
+from .._errors import RaykaError
+from ..actors import ActorRef, Reply
+from ._messages import Deliver, Passivate
+
+__all__ = ["EntityCell", "entity_ref", "register_region", "shard_of", "region_for"]
+
+_lock = threading.Lock()
+_regions: dict[str, tuple[Any, ActorRef, int]] = {}  # entities name -> (system, region, shards) in this process
+
+
+def shard_of(entity_id: Any, shards: int) -> int:
+    """The shard of an entity id: stable across processes (Python's ``hash`` of a str is not)."""
+    return zlib.crc32(repr(entity_id).encode()) % shards
+
+
+def register_region(name: str, system: Any, region: ActorRef, shards: int) -> None:
+    """Make ``region`` the one this process routes entities of ``name`` through."""
+    with _lock:
+        _regions[name] = (system, region, shards)
+
+
+def unregister_region(name: str, region: ActorRef) -> None:
+    with _lock:
+        held = _regions.get(name)
+        if held is not None and held[1] == region:
+            del _regions[name]
+
+
+def region_for(name: str) -> tuple[Any, ActorRef, int] | None:
+    return _regions.get(name)
+
+
+def entity_ref(name: str, entity_id: Any) -> ActorRef:
+    """The ref of entity ``entity_id`` of the entities called ``name`` (usable once they run in this process)."""
+    return ActorRef(EntityCell(name, entity_id))  # type: ignore[arg-type]
+
+
+class EntityCell:
+    """Stands in for an entity's cell: every message goes to this process's region, which finds the entity."""
+
+    __slots__ = ("entity", "_region")
+
+    def __init__(self, name: str, entity_id: Any) -> None:
+        self.entity = (name, entity_id)
+        self._region: ActorRef | None = None
+
+    def _route(self) -> ActorRef:
+        region = self._region
+        if region is None or not region.is_alive:
+            held = region_for(self.entity[0])
+            if held is None:
+                raise RaykaError(f"entities {self.entity[0]!r} are not running in this process: start them with "
+                                 f"system.entities(cls, name={self.entity[0]!r}) (from the driver on a cluster)")
+            region = self._region = held[1]
+        return region
+
+    def tell(self, message: Any, sender: ActorRef | None = None) -> None:
+        self._route().tell(Deliver(self.entity[1], message), sender)
+
+    def ask(self, message: Any, timeout: float | None) -> Reply[Any]:
+        return self._route().ask(Deliver(self.entity[1], message), timeout=timeout)
+
+    def send(self, message: Any, sender: ActorRef | None = None) -> Reply[None]:
+        return self._route().send(Deliver(self.entity[1], message), sender)
+
+    def request_stop(self) -> None:
+        """Passivate the entity: it stops; its next message starts it again."""
+        self._route().tell(Passivate(self.entity[1]))
+
+    def statistics(self) -> Any:
+        raise RaykaError(f"entity {self.path} is virtual: read entities.statistics(), or ask it")
+
+    @property
+    def path(self) -> str:
+        return f"/entities/{self.entity[0]}/{self.entity[1]}"
+
+    @property
+    def name(self) -> str:
+        return str(self.entity[1])
+
+    uid = 0
+    terminated = False  # an entity is never gone: its next message activates it
+
+    @property
+    def key(self) -> tuple:
+        return ("entity", *self.entity)
+
+    @property
+    def system(self) -> Any:
+        held = region_for(self.entity[0])
+        return held[0] if held is not None else None
+
+    def reduce_ref(self) -> tuple:
+        return (entity_ref, self.entity)

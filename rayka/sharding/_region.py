@@ -1,0 +1,239 @@
+"""A shard region: one per process of the entity type; routes entity messages, and runs shards where it hosts.
+
+Every message to an entity enters the region of the sender's process and
+goes, in order, to the region that runs the entity's shard (asking the
+coordinator once where that is), which starts the entity on its first
+message and hands it the message. While a shard moves, its messages wait
+here, in arrival order, and follow it once it runs elsewhere. The region is
+the only way into an entity's mailbox, so it knows when an entity is idle:
+that is when it may be passivated or handed off without losing a message.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import quote
+
+from ..actors import Actor, ActorRef
+from ..actors.spi import CAST, Call, cell_of
+from ..patterns._reply import refuse, relay, take_reply
+from ._messages import (
+    BeginHandOff, Deliver, EntityChanged, Fence, FenceWaived, GetStats, HandOff, HomeIs, Passivate, Register,
+    RegionGone, RegionStats, ShardStopped, StartEntities,
+)
+from ._refs import register_region, shard_of, unregister_region
+
+__all__ = ["Region"]
+
+TICK = 0.05  # seconds between looks at idle entities (passivation, hand-off)
+
+
+class _Tick:
+    __slots__ = ()
+
+
+class _Ended:
+    __slots__ = ("entity_id",)
+
+    def __init__(self, entity_id: Any) -> None:
+        self.entity_id = entity_id
+
+
+_TICK = _Tick()
+
+
+def deliver(ref: ActorRef, message: Any, sender: ActorRef | None, reply: Any) -> None:
+    """Hand ``message`` on with its sender and reply: into a local mailbox as it was, else a tell or a relayed ask."""
+    put = getattr(cell_of(ref), "put_envelope", None)
+    if put is not None:
+        put((message, sender, reply if reply is not None or type(message) is not Call else CAST))
+    elif reply is None:
+        ref.tell(message, sender)
+    else:
+        ref.ask(message, timeout=None).add_done_callback(relay(reply))
+
+
+class Region(Actor):
+    """The entities of one type in one process (see the module docstring)."""
+
+    def __init__(self, name: str, cls: type, args: tuple, kwargs: dict, shards: int, coordinator: ActorRef,
+                 node: str, hosts: bool, passivate_after: float | None, remember: bool) -> None:
+        self.type_name, self.cls, self.args, self.kwargs = name, cls, tuple(args), dict(kwargs)
+        self.shards, self.coordinator, self.node, self.hosts = shards, coordinator, node, hosts
+        self.passivate_after, self.remember = passivate_after, remember
+        self.homes: dict[int, ActorRef] = {}
+        self.buffers: dict[int, list[tuple]] = {}  # shard -> [(entity id, message, sender, reply)] until its home is known
+        self.asked: set[int] = set()
+        self.local: dict[int, set] = {}  # shards run here -> their active entity ids
+        self.entities: dict[Any, ActorRef] = {}
+        self.sent: dict[Any, int] = {}  # messages handed to each entity (its mailbox's processed count catches up)
+        self.last: dict[Any, float] = {}
+        self.stopping: dict[Any, list] = {}  # entity id -> what arrived for it while it stops
+        self.fences: dict[int, set] = {}
+        self.handing: dict[int, set] = {}  # shard -> regions whose fence the hand-off waits for
+        self.draining: set[int] = set()  # shards being handed off: their entities stop once idle
+        self.activations = self.passivations = self.handoffs = 0
+
+    def on_start(self) -> None:
+        me = self.context.self
+        register_region(self.type_name, self.context.system, me, self.shards)
+        self.coordinator.tell(Register(me, self.node, self.hosts))
+        self.context.schedule_repeatedly(TICK, _TICK)
+
+    def on_stop(self) -> None:
+        unregister_region(self.type_name, self.context.self)
+
+    def receive(self, message: Any) -> Any:
+        kind = type(message)
+        if kind is Deliver:
+            context = self.context
+            self.route(message.entity_id, message.message, context.sender, take_reply(context))
+        elif kind is _Tick:
+            self.tick()
+        elif kind is _Ended:
+            self.ended(message.entity_id)
+        elif kind is HomeIs:
+            self.home_is(message.shard, message.region)
+        elif kind is BeginHandOff:
+            self.homes.pop(message.shard, None)  # its messages wait here from now on ...
+            message.old.tell(Fence(message.shard, self.context.self))  # ... after the ones already sent there
+        elif kind is Fence:
+            self.fences.setdefault(message.shard, set()).add(message.region)
+            self.check_handoff(message.shard)
+        elif kind is FenceWaived:
+            self.handing.get(message.shard, set()).discard(message.region)
+            self.check_handoff(message.shard)
+        elif kind is HandOff:
+            self.handing[message.shard] = set(message.regions)
+            self.check_handoff(message.shard)
+        elif kind is RegionGone:
+            for shard in [shard for shard, home in self.homes.items() if home == message.region]:
+                del self.homes[shard]  # its next message asks where the shard runs now
+        elif kind is StartEntities:
+            if self.homes.get(message.shard) == self.context.self:
+                for entity_id in message.entity_ids:
+                    if entity_id not in self.entities and entity_id not in self.stopping:
+                        self.activate(message.shard, entity_id)
+        elif kind is Passivate:
+            self.passivate(message.entity_id)
+        elif kind is GetStats:
+            waiting = sum(map(len, self.buffers.values())) + sum(map(len, self.stopping.values()))
+            return RegionStats(self.node, len(self.local), len(self.entities), self.activations, self.passivations,
+                               self.handoffs, waiting)
+        else:
+            refuse(self.context, message, TypeError(
+                f"region {self.context.self.path} of entities {self.type_name!r} takes entity messages through "
+                f"entities.ref(id), not {kind.__name__}"))
+        return None
+
+    # -- routing ---------------------------------------------------------------------
+    def route(self, entity_id: Any, message: Any, sender: ActorRef | None, reply: Any) -> None:
+        shard = shard_of(entity_id, self.shards)
+        home = self.homes.get(shard)
+        if home is None:
+            self.buffers.setdefault(shard, []).append((entity_id, message, sender, reply))
+            if shard not in self.asked:
+                self.asked.add(shard)
+                self.coordinator.tell(self.get_home(shard))
+        elif home == self.context.self:
+            self.deliver_here(shard, entity_id, message, sender, reply)
+        else:
+            deliver(home, Deliver(entity_id, message), sender, reply)
+
+    def get_home(self, shard: int) -> Any:
+        from ._messages import GetHome
+
+        return GetHome(shard, self.context.self)
+
+    def home_is(self, shard: int, region: ActorRef) -> None:
+        self.homes[shard] = region
+        self.asked.discard(shard)
+        if region == self.context.self:
+            self.local.setdefault(shard, set())
+        for entity_id, message, sender, reply in self.buffers.pop(shard, ()):
+            self.route(entity_id, message, sender, reply)
+
+    def deliver_here(self, shard: int, entity_id: Any, message: Any, sender: ActorRef | None, reply: Any) -> None:
+        waiting = self.stopping.get(entity_id)
+        if waiting is not None:
+            waiting.append((message, sender, reply))
+            return
+        entity = self.entities.get(entity_id)
+        if entity is None:
+            entity = self.activate(shard, entity_id)
+        self.sent[entity_id] += 1
+        self.last[entity_id] = time.monotonic()
+        deliver(entity, message, sender, reply)
+
+    # -- entity lifecycle ----------------------------------------------------------------
+    def activate(self, shard: int, entity_id: Any) -> ActorRef:
+        context = self.context
+        entity: ActorRef = context.spawn(self.cls, entity_id, *self.args, name="e" + quote(str(entity_id), safe=""),
+                               **self.kwargs)
+        context.watch_with(entity, _Ended(entity_id))
+        self.entities[entity_id] = entity
+        self.sent[entity_id] = 0
+        self.last[entity_id] = time.monotonic()
+        self.local.setdefault(shard, set()).add(entity_id)
+        self.activations += 1
+        if self.remember:
+            self.coordinator.tell(EntityChanged(shard, entity_id, True))
+        return entity
+
+    def idle(self, entity_id: Any) -> bool:
+        stats = self.entities[entity_id].statistics()
+        return stats.queued == 0 and stats.processed >= self.sent[entity_id]
+
+    def stop_entity(self, entity_id: Any) -> None:
+        self.stopping[entity_id] = []
+        self.entities[entity_id].stop()
+
+    def passivate(self, entity_id: Any) -> None:
+        if entity_id in self.entities and entity_id not in self.stopping:
+            self.stop_entity(entity_id)
+            self.passivations += 1
+            if self.remember:
+                self.coordinator.tell(EntityChanged(shard_of(entity_id, self.shards), entity_id, False))
+
+    def ended(self, entity_id: Any) -> None:
+        """An entity terminated (passivated, handed off, or stopped itself): what waited for it goes on."""
+        self.entities.pop(entity_id, None)
+        self.sent.pop(entity_id, None)
+        self.last.pop(entity_id, None)
+        shard = shard_of(entity_id, self.shards)
+        self.local.get(shard, set()).discard(entity_id)
+        for message, sender, reply in self.stopping.pop(entity_id, ()):
+            self.route(entity_id, message, sender, reply)  # here again (a new incarnation), or after its shard
+        if shard in self.draining and not self.local.get(shard):
+            self.draining.discard(shard)
+            self.local.pop(shard, None)
+            self.coordinator.tell(ShardStopped(shard, self.context.self))
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        limit = self.passivate_after
+        for entity_id in list(self.entities):
+            if entity_id in self.stopping:
+                continue
+            shard = shard_of(entity_id, self.shards)
+            if shard in self.draining:
+                if self.idle(entity_id):
+                    self.stop_entity(entity_id)
+            elif limit is not None and now - self.last[entity_id] >= limit and self.idle(entity_id):
+                self.passivate(entity_id)
+
+    # -- hand-off: this region is the shard's old home -------------------------------------
+    def check_handoff(self, shard: int) -> None:
+        waiting = self.handing.get(shard)
+        if waiting is None or not waiting <= self.fences.get(shard, set()):
+            return
+        del self.handing[shard]
+        self.fences.pop(shard, None)
+        self.handoffs += 1
+        if not self.local.get(shard):
+            self.local.pop(shard, None)
+            self.coordinator.tell(ShardStopped(shard, self.context.self))
+            return
+        self.draining.add(shard)
+        self.tick()
