@@ -142,3 +142,15 @@ def test_after_a_node_is_killed_its_entities_come_back_and_persistent_ones_keep_
             assert pid != victim.pid
     items = carts.ref("lost").ask("state", timeout=60).result()[0]
     assert items in (["before"], [])  # a non-persistent entity on the lost node restarts empty
+
+
+def test_remembered_entities_start_again_at_once_after_their_node_is_lost(system) -> None:
+    carts = system.entities(Cart, name="remembered", shards=8, remember=True)
+    ids = [f"r-{i}" for i in range(8)]
+    pids = {entity_id: carts.ref(entity_id).ask("whoami", timeout=30).result()[2] for entity_id in ids}
+    assert len(set(pids.values())) == 2
+    victim = next(n for n in system.cluster.nodes() if n.pid == pids["r-0"])
+    system.cluster.kill_node(victim.node)
+    assert system.cluster.wait_recovered(victim.node, timeout=60)
+    wait_until(lambda: carts.statistics().active == 8)  # all eight running again, before any message
+    assert carts.statistics().activations >= 8

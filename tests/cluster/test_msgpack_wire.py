@@ -193,3 +193,11 @@ def test_a_node_refuses_a_pickled_payload_and_a_pickled_spawn_unread_and_keeps_a
     assert cart.ask("whoami", timeout=10).result()[0] == "dave"
     assert not marker.exists() and not spawned.exists()
     assert msgpack_system.dead_letters.count >= letters + 1  # the refused tell, dead-lettered on the driver's view
+
+
+@pytest.mark.cluster
+def test_entity_refs_travel_by_name_on_the_msgpack_wire(msgpack_system) -> None:
+    carts = msgpack_system.entities(Cart, name="wire-carts")
+    front = msgpack_system.spawn(Cart, "front", node=0)
+    assert front.ask(["forward", carts.ref("erin"), "whoami"], timeout=30).result()[0] == "erin"
+    assert carts.ref("erin").ask(Added("pen", 1), timeout=10).result() == 1
