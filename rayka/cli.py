@@ -23,7 +23,7 @@ from typing import Any, Callable, TextIO
 
 __all__ = ["ProgressBar", "main"]
 
-_BENCHMARKS = ("local", "cluster", "wire", "journal", "patterns")
+_BENCHMARKS = ("local", "cluster", "wire", "sharding", "journal", "patterns")
 
 
 class ProgressBar:
@@ -184,10 +184,13 @@ def _bench_one(name: str, args: argparse.Namespace, out: TextIO) -> dict:
     began = time.perf_counter()
     if name == "local":
         report = module.run(args.quick, args.repeat, progress, scale=args.scale)
-    elif name in ("cluster", "wire"):
+    elif name in ("cluster", "wire", "sharding"):
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-        report = module.run(args.quick, args.repeat, progress=progress)
+        if name == "sharding":
+            report = module.run(quick=args.quick, progress=progress)
+        else:
+            report = module.run(args.quick, args.repeat, progress=progress)
     else:
         bar.update(0, "running (no step-by-step progress for this one)", event="running")
         report = module.run(args.quick)

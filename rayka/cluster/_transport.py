@@ -26,6 +26,7 @@ from ..actors import ActorRef
 from ..actors.spi import (
     Call, CellState, DeadLetter, Op, Proxy, Reply, Traced, traced, wrap, Terminated, cell_of, loop_of, pause_current_actor, resume_actor, set_assist,
 )
+from ..sharding._messages import Deliver
 from ._inbound import InboundStreams
 from ._kinds import Kind
 from ._outbound import OutboundStream
@@ -191,6 +192,8 @@ class Transport(Receiving, Resending):
             return {"traced": obj.message, "ctx": obj.carrier}
         if type(obj) is Proxy:
             return {"proxy": obj._ref, "timeout": obj._timeout}
+        if type(obj) is Deliver:  # every message to a sharded entity on another node: no pickle for it
+            return {"deliver": obj.entity_id, "m": obj.message}
         return None
 
     def _decode_ref(self, substitute: Any) -> Any:
@@ -199,6 +202,8 @@ class Transport(Receiving, Resending):
             return Traced(substitute["traced"], carrier if type(carrier) is dict else {})
         if type(substitute) is dict and "proxy" in substitute:
             return Proxy(substitute["proxy"], substitute["timeout"])
+        if type(substitute) is dict and "deliver" in substitute:
+            return Deliver(substitute["deliver"], substitute["m"])
         if type(substitute) is dict and "entity" in substitute:
             from ..sharding._refs import entity_ref
 

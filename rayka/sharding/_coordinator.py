@@ -66,6 +66,8 @@ class Coordinator(Actor):
                 self.handoffs += 1
                 self.place(message.shard)
             self.check_drains()
+            if not self.moving:
+                self.rebalance()  # the next round at once, not at the next tick
         elif kind is Register:
             self.regions[message.region] = (message.node, message.hosts)
             self.context.watch_with(message.region, _RegionDown(message.region))

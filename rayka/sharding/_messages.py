@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..actors import ActorRef
 
@@ -14,9 +14,8 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Deliver:
-    """A message for entity ``entity_id``, on its way through the regions."""
+class Deliver(NamedTuple):
+    """A message for entity ``entity_id``, on its way through the regions (a named tuple: built per message)."""
 
     entity_id: Any
     message: Any

@@ -12,6 +12,8 @@ that is when it may be passivated or handed off without losing a message.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
+from itertools import islice
 from typing import Any
 from urllib.parse import quote
 
@@ -68,7 +70,7 @@ class Region(Actor):
         self.local: dict[int, set] = {}  # shards run here -> their active entity ids
         self.entities: dict[Any, ActorRef] = {}
         self.sent: dict[Any, int] = {}  # messages handed to each entity (its mailbox's processed count catches up)
-        self.last: dict[Any, float] = {}
+        self.last: OrderedDict[Any, float] = OrderedDict()  # entity id -> its last message, oldest first
         self.stopping: dict[Any, list] = {}  # entity id -> what arrived for it while it stops
         self.fences: dict[int, set] = {}
         self.handing: dict[int, set] = {}  # shard -> regions whose fence the hand-off waits for
@@ -88,7 +90,7 @@ class Region(Actor):
         kind = type(message)
         if kind is Deliver:
             context = self.context
-            self.route(message.entity_id, message.message, context.sender, take_reply(context))
+            self.route(message[0], message[1], context.sender, take_reply(context), message)
         elif kind is _Tick:
             self.tick()
         elif kind is _Ended:
@@ -128,7 +130,8 @@ class Region(Actor):
         return None
 
     # -- routing ---------------------------------------------------------------------
-    def route(self, entity_id: Any, message: Any, sender: ActorRef | None, reply: Any) -> None:
+    def route(self, entity_id: Any, message: Any, sender: ActorRef | None, reply: Any,
+              envelope: Deliver | None = None) -> None:
         shard = shard_of(entity_id, self.shards)
         home = self.homes.get(shard)
         if home is None:
@@ -139,7 +142,7 @@ class Region(Actor):
         elif home == self.context.self:
             self.deliver_here(shard, entity_id, message, sender, reply)
         else:
-            deliver(home, Deliver(entity_id, message), sender, reply)
+            deliver(home, envelope if envelope is not None else Deliver(entity_id, message), sender, reply)
 
     def get_home(self, shard: int) -> Any:
         from ._messages import GetHome
@@ -163,7 +166,9 @@ class Region(Actor):
         if entity is None:
             entity = self.activate(shard, entity_id)
         self.sent[entity_id] += 1
-        self.last[entity_id] = time.monotonic()
+        last = self.last
+        last[entity_id] = time.monotonic()
+        last.move_to_end(entity_id)
         deliver(entity, message, sender, reply)
 
     # -- entity lifecycle ----------------------------------------------------------------
@@ -211,17 +216,30 @@ class Region(Actor):
             self.coordinator.tell(ShardStopped(shard, self.context.self))
 
     def tick(self) -> None:
-        now = time.monotonic()
+        """Stop the idle entities of shards being handed off, and passivate the long idle ones.
+
+        Work is bounded by what there is to stop: ``last`` is kept oldest first, so the scan ends at the
+        first entity that was busy recently (a region with a third of a million entities must not walk
+        them all every tick).
+        """
+        for shard in self.draining:
+            for entity_id in list(self.local.get(shard, ())):
+                if entity_id not in self.stopping and self.idle(entity_id):
+                    self.stop_entity(entity_id)
         limit = self.passivate_after
-        for entity_id in list(self.entities):
+        if limit is None:
+            return
+        last = self.last
+        cutoff = time.monotonic() - limit
+        for entity_id, seen in list(islice(last.items(), 1000)):
+            if seen > cutoff:
+                break
             if entity_id in self.stopping:
                 continue
-            shard = shard_of(entity_id, self.shards)
-            if shard in self.draining:
-                if self.idle(entity_id):
-                    self.stop_entity(entity_id)
-            elif limit is not None and now - self.last[entity_id] >= limit and self.idle(entity_id):
+            if self.idle(entity_id):
                 self.passivate(entity_id)
+            else:
+                last.move_to_end(entity_id)  # still working: look again after the others
 
     # -- hand-off: this region is the shard's old home -------------------------------------
     def check_handoff(self, shard: int) -> None:

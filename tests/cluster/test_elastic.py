@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 
 import cloudpickle
 import pytest
@@ -11,21 +10,12 @@ import pytest
 import rayka
 from rayka.testing import TestProbe
 from tests.cluster import elastic_actors
+from tests.cluster.polling import wait_until
 from tests.cluster.elastic_actors import Holder, Keeper
 
 cloudpickle.register_pickle_by_value(elastic_actors)
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(180)]
 
-
-def wait_until(check, timeout: float = 30.0):
-    """Poll ``check`` until it returns something true (membership is observed, not signalled)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"not true within {timeout} s: {check}")
 
 
 @pytest.fixture

@@ -12,21 +12,13 @@ import pytest
 
 import rayka
 from rayka.sharding._refs import shard_of
+from tests.cluster.polling import wait_until
 from tests.sharding import entity_actors
 from tests.sharding.entity_actors import Asker, Cart, Ledger, Tally
 
 cloudpickle.register_pickle_by_value(entity_actors)
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(240)]
 
-
-def wait_until(check, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"not true within {timeout} s")
 
 
 @pytest.fixture
@@ -154,3 +146,38 @@ def test_remembered_entities_start_again_at_once_after_their_node_is_lost(system
     assert system.cluster.wait_recovered(victim.node, timeout=60)
     wait_until(lambda: carts.statistics().active == 8)  # all eight running again, before any message
     assert carts.statistics().activations >= 8
+
+
+def test_shards_move_onto_a_raylet_that_joins_and_come_back_with_every_event_when_it_is_killed(
+        ray_cluster, postgres) -> None:
+    system = rayka.ActorSystem("auto-entities", cluster=rayka.RayCluster(address=ray_cluster.address, nodes="auto"))
+    raylet = None
+    try:
+        ledgers = system.entities(Ledger, postgres.dsn, name="raylet-ledger", shards=12)
+        accounts = [f"raylet-{i}" for i in range(12)]
+        acknowledged: dict[str, list] = {account: [] for account in accounts}
+
+        def write(n: int) -> dict[str, int]:
+            homes = {}
+            for account in accounts:
+                ledgers.ref(account).ask(n, timeout=60).result()  # acknowledged: on the journal
+                acknowledged[account].append(n)
+                homes[account] = ledgers.ref(account).ask("events", timeout=60).result()[1]
+            return homes
+
+        write(0)
+        raylet = ray_cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
+        joined = wait_until(lambda: [n for n in system.cluster.nodes() if n.ray_node == raylet.node_id])[0]
+        wait_until(lambda: ledgers.statistics().shards_per_node.get(joined.node, 0) >= 3)
+        homes = write(1)
+        assert joined.pid in homes.values()  # some accounts now run on the new raylet's node runtime
+        ray_cluster.remove_node(raylet)  # the raylet and its processes are killed
+        raylet = None
+        assert system.cluster.wait_recovered(joined.node, timeout=60)
+        for account in accounts:
+            events, pid = ledgers.ref(account).ask("events", timeout=60).result()
+            assert events == acknowledged[account] and pid != joined.pid
+    finally:
+        system.shutdown()
+        if raylet is not None:
+            ray_cluster.remove_node(raylet)
