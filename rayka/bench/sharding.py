@@ -33,7 +33,7 @@ import rayka  # noqa: E402
 from rayka.bench._report import emit_json  # noqa: E402
 from rayka.bench.cluster import _table  # noqa: E402
 
-__all__ = ["main", "run"]
+__all__ = ["Hits", "Loader", "main", "run"]
 
 _received = [0]  # messages handled by Hits in this process
 

@@ -31,10 +31,10 @@ from typing import Any
 
 from .._errors import RaykaError
 from ..actors import ActorRef, Restart
-from ._coordinator import Coordinator
-from ._messages import DrainRegion, GetRegions, GetStats
-from ._refs import entity_ref, region_for, register_region
-from ._region import Region
+from ._coordinator import Coordinator as _Coordinator
+from ._messages import DrainRegion as _DrainRegion, GetRegions as _GetRegions, GetStats as _GetStats
+from ._refs import entity_ref as _entity_ref, region_for as _region_for, register_region as _register_region
+from ._region import Region as _Region
 
 __all__ = ["Entities", "EntityStatistics", "start_entities"]
 
@@ -73,14 +73,14 @@ class Entities:
         if type(entity_id) not in (str, int):
             raise TypeError(f"entities {self.name!r}: an entity id is a str or an int, not "
                             f"{type(entity_id).__name__} {entity_id!r}")
-        return entity_ref(self.name, entity_id)
+        return _entity_ref(self.name, entity_id)
 
     def statistics(self, timeout: float = 30.0) -> EntityStatistics:
         """Shards per node, active entities, activations, passivations, hand-offs, messages waiting (blocks)."""
         if self.coordinator is None:
             raise RaykaError(f"entities {self.name!r}: read statistics() from the driver")
-        regions, handoffs = self.coordinator.ask(GetRegions(), timeout=timeout).result()
-        parts = [region.ask(GetStats(), timeout=timeout) for region, _, _, _ in regions]
+        regions, handoffs = self.coordinator.ask(_GetRegions(), timeout=timeout).result()
+        parts = [region.ask(_GetStats(), timeout=timeout) for region, _, _, _ in regions]
         per_node: dict[str, int] = {}
         totals = dict(active=0, activations=0, passivations=0, buffered=0)
         for (_, node, hosts, shards), reply in zip(regions, parts):
@@ -110,7 +110,7 @@ def start_entities(system: Any, cls: type, args: tuple, kwargs: dict, *, name: s
             return known
         cluster = system.cluster
         if cluster is not None and not hasattr(cluster, "add_node"):  # inside a node runtime
-            held = region_for(name)
+            held = _region_for(name)
             if held is None:
                 raise RaykaError(f"entities {name!r} are not running on this node: start them with "
                                  f"system.entities(...) on the driver first")
@@ -125,15 +125,15 @@ def _start(system: Any, cls: type, args: tuple, kwargs: dict, name: str, shards:
     cluster = system.cluster
     base = f"rayka.entities.{name}"
     here = {"node": "driver"} if cluster is not None else {}
-    coordinator = system.spawn(Coordinator, remember, name=base, restart=Restart.TEMPORARY, **here)
+    coordinator = system.spawn(_Coordinator, remember, name=base, restart=Restart.TEMPORARY, **here)
     settings = (name, cls, args, kwargs, shards, coordinator)
 
     def region(node: str, hosts: bool) -> ActorRef:
         where = {"node": node} if cluster is not None else {}
-        ref = system.spawn(Region, *settings, node, hosts, passivate_after, remember, name=f"{base}.{node}",
+        ref = system.spawn(_Region, *settings, node, hosts, passivate_after, remember, name=f"{base}.{node}",
                            restart=Restart.TEMPORARY, **where)
         if node in ("local", "driver"):  # in this process: refs route through it from now on, not once it started
-            register_region(name, system, ref, shards)
+            _register_region(name, system, ref, shards)
         return ref
 
     if cluster is None:
@@ -144,5 +144,5 @@ def _start(system: Any, cls: type, args: tuple, kwargs: dict, name: str, shards:
         region(node, True)
     cluster.on_node_added.append(lambda node: region(node, True))
     cluster.on_node_leaving.append(
-        lambda node, timeout: coordinator.ask(DrainRegion(node), timeout=timeout).result())
+        lambda node, timeout: coordinator.ask(_DrainRegion(node), timeout=timeout).result())
     return Entities(system, name, shards, coordinator)

@@ -38,8 +38,13 @@ def test_a_tls_cluster_encrypts_rays_channels_and_rayka_messages_still_flow(tmp_
         pytest.skip("openssl is not installed")
     certificates(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_TLS_", "RAY_USE_TLS"))}
-    done = subprocess.run([sys.executable, str(REPO / "tests" / "cluster" / "tls_drill.py"), str(tmp_path)],
-                          cwd=REPO, env={**env, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=220)
+    try:
+        done = subprocess.run([sys.executable, str(REPO / "tests" / "cluster" / "tls_drill.py"), str(tmp_path)],
+                              cwd=REPO, env={**env, "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
+                              timeout=220)
+    except subprocess.TimeoutExpired as stuck:  # say where it stood
+        tail = [(part or b"")[-3000:] for part in (stuck.stdout, stuck.stderr)]
+        pytest.fail(f"the TLS drill did not finish in 220 s; its output so far: {tail}")
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert done.returncode == 0 and lines, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads(lines[-1].removeprefix("RESULT "))
