@@ -73,7 +73,8 @@ class Coordinator(Actor):
             self.context.watch_with(message.region, _RegionDown(message.region))
             if message.hosts:
                 for shard in list(self.waiting):
-                    self.place(shard)
+                    if shard not in self.moving:  # a moving shard is placed when its old home stopped it
+                        self.place(shard)
         elif kind is _RegionDown:
             self.region_down(message.region)
         elif kind is _Rebalance:
@@ -122,6 +123,8 @@ class Coordinator(Actor):
 
     def place(self, shard: int) -> None:
         """Start ``shard`` on the least loaded region and tell every region (a region that asked, too)."""
+        if shard in self.moving or shard in self.alloc:  # never two homes: it runs, or its old home still stops it
+            return
         home = self.least_loaded()
         if home is None:
             self.waiting.setdefault(shard, [])  # placed when a hosting region registers

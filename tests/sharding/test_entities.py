@@ -104,3 +104,29 @@ def test_bad_ids_names_and_messages_get_clear_errors(system) -> None:
     with pytest.raises(TypeError, match="takes entity messages through entities.ref"):
         region.ask("hello", timeout=5).result()
     assert isinstance(carts.statistics(), EntityStatistics)
+
+
+def test_a_shard_being_moved_gets_no_second_home_when_a_region_joins_meanwhile(system) -> None:
+    from rayka.sharding._coordinator import Coordinator
+    from rayka.sharding._messages import (
+        BeginHandOff, DrainRegion, GetHome, HandOff, HomeIs, Register, ShardStopped,
+    )
+    from rayka.testing import TestProbe
+
+    coordinator = system.spawn(Coordinator, False, 3600.0)  # no rebalance tick during the test
+    a, b, c = TestProbe(system), TestProbe(system), TestProbe(system)
+    coordinator.tell(Register(a.ref, "a", True))
+    coordinator.tell(GetHome(0, a.ref))
+    assert a.expect(HomeIs, timeout=5) == HomeIs(0, a.ref)
+    coordinator.tell(Register(b.ref, "b", True))
+    drained = coordinator.ask(DrainRegion("a"), timeout=10)  # shard 0 moves off a
+    assert a.expect(BeginHandOff, timeout=5).shard == 0 and a.expect(HandOff, timeout=5).shard == 0
+    assert b.expect(BeginHandOff, timeout=5).shard == 0
+    coordinator.tell(GetHome(0, b.ref))  # b asks while the shard moves: it waits
+    coordinator.tell(Register(c.ref, "c", True))  # a region joins meanwhile: no home yet
+    b.expect_no_message(0.3)
+    c.expect_no_message(0.1)
+    coordinator.tell(ShardStopped(0, a.ref))  # the old home stopped it: now, one home
+    home = b.expect(HomeIs, timeout=5).region
+    assert home in (b.ref, c.ref) and c.expect(HomeIs, timeout=5).region == home
+    assert drained.result(timeout=5) is True
