@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from rayka.cluster import TLS
+
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(240)]
 REPO = Path(__file__).resolve().parents[2]
 
@@ -38,6 +40,11 @@ def test_a_tls_cluster_encrypts_rays_channels_and_rayka_messages_still_flow(tmp_
         pytest.skip("openssl is not installed")
     certificates(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_TLS_", "RAY_USE_TLS"))}
+    # The drill starts with Ray's TLS variables set, as every driver and `ray start` of a real cluster does
+    # (README, "Security"), and RayCluster(tls=...) sets the same ones again. With only the latter, a drill
+    # late in a long test run sometimes had its driver fail to reach its own TLS GCS (design.md, "TLS").
+    env.update(TLS(cert=str(tmp_path / "server.crt"), key=str(tmp_path / "server.key"),
+                   ca=str(tmp_path / "ca.crt")).environment())
     try:
         done = subprocess.run([sys.executable, str(REPO / "tests" / "cluster" / "tls_drill.py"), str(tmp_path)],
                               cwd=REPO, env={**env, "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
@@ -54,3 +61,16 @@ def test_a_tls_cluster_encrypts_rays_channels_and_rayka_messages_still_flow(tmp_
     assert result["other_ca"] == "SSLCertVerificationError"  # ... so a client trusting another CA is refused
     plain = bytes.fromhex(result["plain"])  # a client without TLS gets no HTTP/2 SETTINGS frame (type 4) back
     assert len(plain) < 4 or plain[3] != 0x04, plain
+
+
+def test_tls_settings_are_set_in_the_environment_before_ray_starts(tmp_path: Path, monkeypatch) -> None:
+    for name in ("server.crt", "server.key", "ca.crt"):
+        (tmp_path / name).write_text("PEM")
+    for name in ("RAY_USE_TLS", "RAY_TLS_SERVER_CERT", "RAY_TLS_SERVER_KEY", "RAY_TLS_CA_CERT"):
+        monkeypatch.delenv(name, raising=False)  # and removed again after the test
+    monkeypatch.chdir(tmp_path)
+    TLS(cert="server.crt", key="server.key", ca="ca.crt").apply()
+    assert os.environ["RAY_USE_TLS"] == "1"
+    assert os.environ["RAY_TLS_CA_CERT"] == str(tmp_path / "ca.crt")  # absolute, so Ray's processes find it
+    with pytest.raises(FileNotFoundError, match="cert file 'missing.crt' does not exist"):
+        TLS(cert="missing.crt", key="server.key", ca="ca.crt").environment()
