@@ -67,10 +67,15 @@ def test_tls_settings_are_set_in_the_environment_before_ray_starts(tmp_path: Pat
     for name in ("server.crt", "server.key", "ca.crt"):
         (tmp_path / name).write_text("PEM")
     for name in ("RAY_USE_TLS", "RAY_TLS_SERVER_CERT", "RAY_TLS_SERVER_KEY", "RAY_TLS_CA_CERT"):
-        monkeypatch.delenv(name, raising=False)  # and removed again after the test
+        monkeypatch.setenv(name, "")  # records what was there, so apply()'s values are undone after the test
+        monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     TLS(cert="server.crt", key="server.key", ca="ca.crt").apply()
     assert os.environ["RAY_USE_TLS"] == "1"
     assert os.environ["RAY_TLS_CA_CERT"] == str(tmp_path / "ca.crt")  # absolute, so Ray's processes find it
     with pytest.raises(FileNotFoundError, match="cert file 'missing.crt' does not exist"):
         TLS(cert="missing.crt", key="server.key", ca="ca.crt").environment()
+
+
+def test_the_tls_settings_of_the_test_above_did_not_leak_into_this_process() -> None:
+    assert not any(name.startswith(("RAY_USE_TLS", "RAY_TLS_")) for name in os.environ)  # later tests start Ray
