@@ -26,7 +26,8 @@ import msgpack
 from rayka._errors import SerializationError
 
 __all__ = [
-    "EXT_ERROR", "EXT_HOOK", "EXT_NAMED", "EXT_PICKLE", "EXT_TUPLE", "MAX_NESTING", "PICKLE_PROTOCOL", "PickleFailed", "TooDeep", "pack", "unpack",
+    "EXT_ERROR", "EXT_HOOK", "EXT_NAMED", "EXT_PICKLE", "EXT_TUPLE", "MAX_NESTING", "PICKLE_PROTOCOL", "PickleFailed",
+    "TooDeep", "pack", "unpack",
 ]
 
 MAX_NESTING = 64

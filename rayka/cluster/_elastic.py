@@ -73,6 +73,7 @@ class Elastic:
         def _pull_loop(self, node: str, handle: Any) -> None: ...
         def _node_lost(self, node: str, error: BaseException, fence: bool = False) -> None: ...
         def reachable_nodes(self) -> list[str]: ...
+        def live_nodes(self) -> list[str]: ...
 
     def nodes(self) -> list[NodeInfo]:
         """The node runtimes of this cluster, in start order (removed ones are not listed)."""
@@ -170,7 +171,7 @@ class Elastic:
         node = f"n{node}" if isinstance(node, int) and not isinstance(node, bool) else node
         if node not in self.reachable_nodes():
             raise ValueError(f"no live node runtime {node!r}; live: {self.reachable_nodes()}")
-        if len([n for n in self.reachable_nodes() if n not in self.leaving]) <= 1:
+        if len(self.live_nodes()) <= 1:
             raise ValueError(f"{node} is the last node runtime: add one before removing it")
         with self.lock:
             self.removed.add(node)  # not started again after it goes
@@ -207,13 +208,12 @@ class Elastic:
         thread.start()
 
     def _follow(self, interval: float) -> None:
-        stop = threading.Event()
         while not self.closing:
             try:
                 self.follow_once()
             except Exception as error:  # noqa: BLE001 - Ray is shutting down, or one add failed: next round
                 log.warning("rayka: following the Ray cluster: %r", error)
-            stop.wait(interval)
+            time.sleep(interval)  # Ray announces no membership changes: it is asked
 
     def follow_once(self) -> list[str]:
         """Start a node runtime on each alive Ray node that has none; mark those on dead Ray nodes removed."""

@@ -72,8 +72,7 @@ class Member:
     def live_nodes(self) -> list[str]:
         """Node runtimes this member can reach and place actors on, in start order (not those being drained)."""
         leaving = self.leaving
-        return sorted((node for node in self.node_options if node not in leaving and self.is_live(node)),
-                      key=_start_order)
+        return [node for node in self.reachable_nodes() if node not in leaving]
 
     def reachable_nodes(self) -> list[str]:
         """Node runtimes this member can reach, those being drained included, in start order."""
@@ -295,9 +294,10 @@ def class_name(cls: Any) -> str:
 def not_importable(class_name: str, error: BaseException, where: str, by_name: bool = False) -> ClassNotImportable:
     """The clear error for an actor class whose module the node runtimes cannot import."""
     module = getattr(error, "name", None) or class_name.rsplit(".", 1)[0]
-    by_value = "" if by_name else f"Send the class by value with RayCluster(pickle_by_value=[{module!r}]), or ship"
+    fix = ("On the msgpack-only wire classes travel by name: ship" if by_name else
+           f"Send the class by value with RayCluster(pickle_by_value=[{module!r}]), or ship")
     return ClassNotImportable(
-        f"node runtime {where} cannot import {class_name}: module {module!r} is not importable there. "
-        f"{by_value or 'On the msgpack-only wire classes travel by name: ship'} the code with Ray's "
-        "runtime_env: RayCluster(init={'runtime_env': {'working_dir': '.'}}) or install it on every node"
+        f"node runtime {where} cannot import {class_name}: module {module!r} is not importable there. {fix} the "
+        "code with Ray's runtime_env: RayCluster(init={'runtime_env': {'working_dir': '.'}}) or install it on "
+        "every node"
     )

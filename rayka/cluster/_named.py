@@ -34,7 +34,7 @@ from typing import Any, Callable, TypeVar
 
 from .._errors import SerializationError
 
-__all__ = ["NotByName", "error_from_wire", "fields_of", "from_wire", "name_of", "register", "resolve", "wire_form"]
+__all__ = ["NotByName", "error_from_wire", "from_wire", "name_of", "register", "resolve", "wire_form"]
 
 T = TypeVar("T")
 
@@ -95,11 +95,6 @@ def name_of(obj: Any) -> str | None:
     return name
 
 
-def fields_of(cls: type) -> tuple[str, ...] | None:
-    """The ``__init__`` fields of a registered dataclass or named tuple, else ``None``."""
-    return _fields.get(cls)
-
-
 def resolve(name: str) -> Any:
     """The registered object (or actor class) called ``name``; import its module once if needed.
 
@@ -124,13 +119,18 @@ def resolve(name: str) -> Any:
     found = _by_name.get(name)
     if found is not None:
         return found
-    target: Any = imported
-    for part in qualname.split("."):
-        target = getattr(target, part, None)
+    target = _attribute(imported, qualname)
     if isinstance(target, type) and _by_name_alone(target):
         return target
     raise SerializationError(f"{name} arrived by name but is not registered: decorate it with "
                              "@rayka.cluster.register in its module (the msgpack wire builds only declared types)")
+
+
+def _attribute(root: Any, qualname: str) -> Any:
+    """``root.a.b`` for ``qualname`` ``"a.b"``, or ``None`` where a part is missing."""
+    for part in qualname.split("."):
+        root = getattr(root, part, None)
+    return root
 
 
 def _default_name(obj: Any) -> str:
@@ -172,8 +172,9 @@ def _register_own_types() -> None:
     from ..sharding import _messages as sharding
 
     own: list[Callable[..., Any] | type] = [_supervision._default_decider]
-    modules = [_childspec, _supervision, _spec, sharding, patterns] + [importlib.import_module(f"rayka.patterns.{info.name}")
-                                                             for info in pkgutil.iter_modules(patterns.__path__)]
+    modules = [_childspec, _supervision, _spec, sharding, patterns]
+    modules += [importlib.import_module(f"rayka.patterns.{info.name}")
+                for info in pkgutil.iter_modules(patterns.__path__)]
     for module in modules:
         own += [value for value in vars(module).values()
                 if (_is_record_type(value) or (isinstance(value, type) and issubclass(value, enum.Enum)))
@@ -247,9 +248,7 @@ def error_from_wire(form: Any) -> BaseException:
         return RemoteError("?", f"an error arrived in a shape rayka does not know: {form!r:.80}")
     name, args, message = form
     module, _, qualname = name.partition(":")
-    target: Any = sys.modules.get(module)
-    for part in qualname.split("."):
-        target = getattr(target, part, None)
+    target = _attribute(sys.modules.get(module), qualname)
     if isinstance(target, type) and issubclass(target, Exception):
         try:
             return target(*args) if type(args) is list else target(str(message))

@@ -24,7 +24,8 @@ from typing import Any, Callable
 from .._errors import ActorNotFound, ActorStopped, AskTimeout, SerializationError, SystemClosed
 from ..actors import ActorRef
 from ..actors.spi import (
-    Call, CellState, DeadLetter, Op, Proxy, Reply, Traced, traced, wrap, Terminated, cell_of, loop_of, pause_current_actor, resume_actor, set_assist,
+    Call, CellState, DeadLetter, Op, Proxy, Reply, Traced, traced, wrap, Terminated, cell_of, loop_of,
+    pause_current_actor, resume_actor, set_assist,
 )
 from ..sharding._messages import Deliver
 from ._inbound import InboundStreams
@@ -157,10 +158,10 @@ class Transport(Receiving, Resending):
 
     # -- refs ------------------------------------------------------------------
     def key_of(self, ref: ActorRef) -> tuple:
-        cell = cell_of(ref)
-        if isinstance(cell, RemoteCell):
-            return cell.key
-        return (self.node_id, cell.path, cell.uid)
+        return self._key_of_cell(cell_of(ref))
+
+    def _key_of_cell(self, cell: Any) -> tuple:
+        return cell.key if isinstance(cell, RemoteCell) else (self.node_id, cell.path, cell.uid)
 
     def ref_for(self, key: tuple) -> ActorRef:
         node, path, uid = key
@@ -182,7 +183,7 @@ class Transport(Receiving, Resending):
             entity = getattr(cell, "entity", None)  # a sharded entity's ref names (type, id), not a place
             if entity is not None:
                 return {"entity": entity[0], "id": entity[1]}
-            return list(cell.key) if isinstance(cell, RemoteCell) else [self.node_id, cell.path, cell.uid]
+            return list(self._key_of_cell(cell))
         if type(obj) is Call:
             record = {"call": obj.name, "args": obj.args, "kwargs": obj.kwargs}
             if obj.trace is not None:
@@ -197,23 +198,23 @@ class Transport(Receiving, Resending):
         return None
 
     def _decode_ref(self, substitute: Any) -> Any:
-        if type(substitute) is dict and "traced" in substitute:
+        if type(substitute) is not dict:
+            return self.ref_for(tuple(substitute))
+        if "deliver" in substitute:
+            return Deliver(substitute["deliver"], substitute["m"])
+        if "traced" in substitute:
             carrier = substitute["ctx"]
             return Traced(substitute["traced"], carrier if type(carrier) is dict else {})
-        if type(substitute) is dict and "proxy" in substitute:
+        if "proxy" in substitute:
             return Proxy(substitute["proxy"], substitute["timeout"])
-        if type(substitute) is dict and "deliver" in substitute:
-            return Deliver(substitute["deliver"], substitute["m"])
-        if type(substitute) is dict and "entity" in substitute:
+        if "entity" in substitute:
             from ..sharding._refs import entity_ref
 
             return entity_ref(substitute["entity"], substitute["id"])
-        if type(substitute) is dict:
-            args = substitute["args"]
-            trace = substitute.get("trace")
-            return Call(substitute["call"], tuple(args) if args is not None else None, substitute["kwargs"],
-                        trace if type(trace) is dict else None)
-        return self.ref_for(tuple(substitute))
+        args = substitute["args"]
+        trace = substitute.get("trace")
+        return Call(substitute["call"], tuple(args) if args is not None else None, substitute["kwargs"],
+                    trace if type(trace) is dict else None)
 
     def _local(self, path: str) -> Any:
         hosted = self.hosted.get(path)

@@ -264,8 +264,8 @@ def _not_by_name(target: Any, payload: Any, part: Any) -> SerializationError:
     if "<lambda>" in qualname or "<locals>" in qualname:
         fix = f"{qualname} has no name to travel by: use a module-level one, registered with @rayka.cluster.register"
     elif module == "__main__":
-        fix = f"{qualname} is defined in __main__, which the node runtimes cannot import: move it to a module" + (
-            "" if isinstance(part, type) and hasattr(part, "receive") else " and decorate it with @rayka.cluster.register")
+        register = "" if isinstance(part, type) and hasattr(part, "receive") else " and register it"  # not actors
+        fix = f"{qualname} is defined in __main__, which the node runtimes cannot import: move it to a module{register}"
     elif named is int:
         fix = "an int beyond 64 bits has no msgpack form: send str(n) or bytes"
     elif module == "builtins":

@@ -34,14 +34,14 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .._errors import RaykaError
 from ..actors import DeadLetter
-from ..actors.spi import cell_of
+from ..actors.spi import CAST, Call, cell_of
 
 if TYPE_CHECKING:
     from ..actors import ActorContext, ActorRef, Reply
 
 _log = logging.getLogger("rayka.patterns")
 
-__all__ = ["forward", "mailbox_size", "refuse", "relay", "take_reply", "tell_function"]
+__all__ = ["deliver", "forward", "mailbox_size", "refuse", "relay", "take_reply", "tell_function"]
 
 
 def take_reply(context: ActorContext) -> Reply[Any] | None:
@@ -77,16 +77,28 @@ def forward(context: ActorContext, ref: ActorRef, message: Any) -> None:
     """
     reply = take_reply(context)
     try:
-        if reply is None:
-            ref.tell(message, context.sender)
-        elif not _deliver_local(ref, (message, context.sender, reply)):
-            ref.ask(message, timeout=None).add_done_callback(relay(reply))
+        deliver(ref, message, context.sender, reply)
     except RaykaError as error:  # a full bounded mailbox: the sender hears of it, the forwarder goes on
         if reply is not None:
             reply.set_exception(error)
         else:
             _log.warning("rayka: %s: %s", context.self.path, error)
             context.system.dead_letters.publish(DeadLetter(message, context.sender, ref.path, "overflow"))
+
+
+def deliver(ref: ActorRef, message: Any, sender: ActorRef | None, reply: Reply[Any] | None) -> None:
+    """Hand ``message`` on to ``ref`` with the sender and reply it came with (see :func:`forward`).
+
+    A tell stays a tell; a method call told (a cast) keeps its ``CAST`` slot, so it is still dispatched
+    as a call; an ask keeps its reply.
+    """
+    if reply is None and type(message) is not Call:
+        ref.tell(message, sender)
+    elif not _deliver_local(ref, (message, sender, reply if reply is not None else CAST)):
+        if reply is None:
+            ref.tell(message, sender)  # a cast to another node: its node gives the call its CAST slot
+        else:
+            ref.ask(message, timeout=None).add_done_callback(relay(reply))
 
 
 def _deliver_local(ref: ActorRef, envelope: tuple) -> bool:

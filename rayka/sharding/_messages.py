@@ -143,5 +143,4 @@ class RegionStats:
     active: int
     activations: int
     passivations: int
-    handoffs: int
     buffered: int

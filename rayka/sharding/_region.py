@@ -18,11 +18,10 @@ from typing import Any
 from urllib.parse import quote
 
 from ..actors import Actor, ActorRef
-from ..actors.spi import CAST, Call, cell_of
-from ..patterns._reply import refuse, relay, take_reply
+from ..patterns._reply import deliver, refuse, take_reply
 from ._messages import (
-    BeginHandOff, Deliver, EntityChanged, Fence, FenceWaived, GetStats, HandOff, HomeIs, Passivate, Register,
-    RegionGone, RegionStats, ShardStopped, StartEntities,
+    BeginHandOff, Deliver, EntityChanged, Fence, FenceWaived, GetHome, GetStats, HandOff, HomeIs, Passivate,
+    Register, RegionGone, RegionStats, ShardStopped, StartEntities,
 )
 from ._refs import register_region, shard_of, unregister_region
 
@@ -45,19 +44,10 @@ class _Ended:
 _TICK = _Tick()
 
 
-def deliver(ref: ActorRef, message: Any, sender: ActorRef | None, reply: Any) -> None:
-    """Hand ``message`` on with its sender and reply: into a local mailbox as it was, else a tell or a relayed ask."""
-    put = getattr(cell_of(ref), "put_envelope", None)
-    if put is not None:
-        put((message, sender, reply if reply is not None or type(message) is not Call else CAST))
-    elif reply is None:
-        ref.tell(message, sender)
-    else:
-        ref.ask(message, timeout=None).add_done_callback(relay(reply))
-
-
 class Region(Actor):
     """The entities of one type in one process (see the module docstring)."""
+
+    me: ActorRef  # this region's own ref, set when it starts (compared with on every message)
 
     def __init__(self, name: str, cls: type, args: tuple, kwargs: dict, shards: int, coordinator: ActorRef,
                  node: str, hosts: bool, passivate_after: float | None, remember: bool) -> None:
@@ -65,8 +55,8 @@ class Region(Actor):
         self.shards, self.coordinator, self.node, self.hosts = shards, coordinator, node, hosts
         self.passivate_after, self.remember = passivate_after, remember
         self.homes: dict[int, ActorRef] = {}
-        self.buffers: dict[int, list[tuple]] = {}  # shard -> [(entity id, message, sender, reply)] until its home is known
-        self.asked: set[int] = set()
+        # shard -> [(entity id, message, sender, reply)] until its home is known (the coordinator was asked once)
+        self.buffers: dict[int, list[tuple]] = {}
         self.local: dict[int, set] = {}  # shards run here -> their active entity ids
         self.entities: dict[Any, ActorRef] = {}
         self.sent: dict[Any, int] = {}  # messages handed to each entity (its mailbox's processed count catches up)
@@ -75,16 +65,16 @@ class Region(Actor):
         self.fences: dict[int, set] = {}
         self.handing: dict[int, set] = {}  # shard -> regions whose fence the hand-off waits for
         self.draining: set[int] = set()  # shards being handed off: their entities stop once idle
-        self.activations = self.passivations = self.handoffs = 0
+        self.activations = self.passivations = 0
 
     def on_start(self) -> None:
-        me = self.context.self
+        me = self.me = self.context.self
         register_region(self.type_name, self.context.system, me, self.shards)
         self.coordinator.tell(Register(me, self.node, self.hosts))
         self.context.schedule_repeatedly(TICK, _TICK)
 
     def on_stop(self) -> None:
-        unregister_region(self.type_name, self.context.self)
+        unregister_region(self.type_name, self.me)
 
     def receive(self, message: Any) -> Any:
         kind = type(message)
@@ -99,7 +89,7 @@ class Region(Actor):
             self.home_is(message.shard, message.region)
         elif kind is BeginHandOff:
             self.homes.pop(message.shard, None)  # its messages wait here from now on ...
-            message.old.tell(Fence(message.shard, self.context.self))  # ... after the ones already sent there
+            message.old.tell(Fence(message.shard, self.me))  # ... after the ones already sent there
         elif kind is Fence:
             self.fences.setdefault(message.shard, set()).add(message.region)
             self.check_handoff(message.shard)
@@ -113,7 +103,7 @@ class Region(Actor):
             for shard in [shard for shard, home in self.homes.items() if home == message.region]:
                 del self.homes[shard]  # its next message asks where the shard runs now
         elif kind is StartEntities:
-            if self.homes.get(message.shard) == self.context.self:
+            if self.homes.get(message.shard) == self.me:
                 for entity_id in message.entity_ids:
                     if entity_id not in self.entities and entity_id not in self.stopping:
                         self.activate(message.shard, entity_id)
@@ -122,7 +112,7 @@ class Region(Actor):
         elif kind is GetStats:
             waiting = sum(map(len, self.buffers.values())) + sum(map(len, self.stopping.values()))
             return RegionStats(self.node, len(self.local), len(self.entities), self.activations, self.passivations,
-                               self.handoffs, waiting)
+                               waiting)
         else:
             refuse(self.context, message, TypeError(
                 f"region {self.context.self.path} of entities {self.type_name!r} takes entity messages through "
@@ -135,24 +125,19 @@ class Region(Actor):
         shard = shard_of(entity_id, self.shards)
         home = self.homes.get(shard)
         if home is None:
-            self.buffers.setdefault(shard, []).append((entity_id, message, sender, reply))
-            if shard not in self.asked:
-                self.asked.add(shard)
-                self.coordinator.tell(self.get_home(shard))
-        elif home == self.context.self:
+            waiting = self.buffers.get(shard)
+            if waiting is None:  # the first to wait: ask where the shard runs
+                waiting = self.buffers[shard] = []
+                self.coordinator.tell(GetHome(shard, self.me))
+            waiting.append((entity_id, message, sender, reply))
+        elif home == self.me:
             self.deliver_here(shard, entity_id, message, sender, reply)
         else:
             deliver(home, envelope if envelope is not None else Deliver(entity_id, message), sender, reply)
 
-    def get_home(self, shard: int) -> Any:
-        from ._messages import GetHome
-
-        return GetHome(shard, self.context.self)
-
     def home_is(self, shard: int, region: ActorRef) -> None:
         self.homes[shard] = region
-        self.asked.discard(shard)
-        if region == self.context.self:
+        if region == self.me:
             self.local.setdefault(shard, set())
         for entity_id, message, sender, reply in self.buffers.pop(shard, ()):
             self.route(entity_id, message, sender, reply)
@@ -213,7 +198,7 @@ class Region(Actor):
         if shard in self.draining and not self.local.get(shard):
             self.draining.discard(shard)
             self.local.pop(shard, None)
-            self.coordinator.tell(ShardStopped(shard, self.context.self))
+            self.coordinator.tell(ShardStopped(shard, self.me))
 
     def tick(self) -> None:
         """Stop the idle entities of shards being handed off, and passivate the long idle ones.
@@ -248,10 +233,9 @@ class Region(Actor):
             return
         del self.handing[shard]
         self.fences.pop(shard, None)
-        self.handoffs += 1
         if not self.local.get(shard):
             self.local.pop(shard, None)
-            self.coordinator.tell(ShardStopped(shard, self.context.self))
+            self.coordinator.tell(ShardStopped(shard, self.me))
             return
         self.draining.add(shard)
         self.tick()
