@@ -14,7 +14,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ActorStopped, MailboxFull, SystemClosed
-from ..mailbox._queues import SignalMark, UnboundedQueue, new_deque
+from ..mailbox._queues import SignalMark, UnboundedQueue, new_deque, rescue, trim_deque
 from ._calls import Call, dispatch
 from ._concurrent import Concurrent, Running
 from ._lifecycle import Lifecycle
@@ -33,6 +33,10 @@ __all__ = ["ActorCell", "RUNNING", "SUSPENDED", "STOPPING", "TERMINATED"]
 RUNNING, SUSPENDED, STOPPING, TERMINATED = 0, 1, 2, 3
 _monotonic = time.monotonic
 _perf = time.perf_counter
+# An actor that goes idle gives its empty mailbox deque back while it has handled fewer messages than this:
+# a deque is ~0.6 KiB (what a million mostly idle entities notice), and making one again costs ~0.8 µs (what
+# an actor in a ping-pong notices on every message). Past this count an actor keeps its deque.
+_TRIM_BELOW = 1024
 
 
 class ActorCell(Lifecycle, Supervising, Concurrent):
@@ -220,6 +224,8 @@ class ActorCell(Lifecycle, Supervising, Concurrent):
         if sys is None:
             sys = new_deque(self, "_sys")
         sys.append((op, arg))
+        if self._sys is not sys:  # the loop gave that deque back meanwhile (trim_deque)
+            rescue(self, "_sys", sys)
         self._scheduled = True
         self.dispatcher.schedule(self)
 
@@ -248,9 +254,15 @@ class ActorCell(Lifecycle, Supervising, Concurrent):
         elif not self._turn(info.throughput or self._system.throughput):
             return
         self._current = None
-        if len(self.mailbox) or self._sys:
+        mailbox = self.mailbox
+        if len(mailbox) or self._sys:
             self.dispatcher.ready.append(self)
         else:
+            # idle: give the empty deques back (~0.6 KiB each), unless the actor is busy all along (see _TRIM_BELOW)
+            if type(mailbox) is UnboundedQueue and mailbox._q is not None and mailbox.processed < _TRIM_BELOW:
+                trim_deque(mailbox)
+            if self._sys is not None:
+                trim_deque(self, "_sys")
             self._scheduled = False
             if len(self.mailbox) or self._sys:
                 self.wake()
