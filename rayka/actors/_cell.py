@@ -66,7 +66,7 @@ class ActorCell(Lifecycle, Supervising, Concurrent):
         self._busy: Any = None
         self.state = RUNNING
         self._children: dict[str, ActorCell] | None = None
-        self._watchers: set[ActorCell] | None = None
+        self._watchers: Any = None  # None, the one watcher cell, or a set of them (add_watcher)
         self._watching: dict[Any, Any] | None = None  # watched cell -> watch_with message (None: Terminated)
         self._current: tuple | None = None
         self._timers: set | None = None

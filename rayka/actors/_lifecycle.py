@@ -451,12 +451,14 @@ class Lifecycle(CellState):
         if parent is not None:
             parent.child_gone(self)
             if self._failure is not None:
-                if watchers:
+                if watchers is parent:
+                    watchers = None
+                elif type(watchers) is set:
                     watchers.discard(parent)
                 parent.post_system(SIGNAL, ChildFailed(ref, self._failure))
-        if watchers:
+        if watchers is not None:
             signal = Terminated(ref)
-            for watcher in watchers:
+            for watcher in watchers if type(watchers) is set else (watchers,):
                 watcher.post_system(SIGNAL, signal)
         if self._watching:
             for watched in self._watching:
@@ -482,13 +484,20 @@ class Lifecycle(CellState):
         if self.state == TERMINATED:
             watcher.post_system(SIGNAL, Terminated(self.ref))
             return
-        if self._watchers is None:
-            self._watchers = set()
-        self._watchers.add(watcher)
+        held = self._watchers
+        if held is None:
+            self._watchers = watcher  # one watcher (the common case) is kept as is: a set is ~0.2 KiB
+        elif type(held) is set:
+            held.add(watcher)
+        elif held is not watcher:
+            self._watchers = {held, watcher}
 
     def remove_watcher(self, watcher: CellState) -> None:
-        if self._watchers:
-            self._watchers.discard(watcher)
+        held = self._watchers
+        if held is watcher:
+            self._watchers = None
+        elif type(held) is set:
+            held.discard(watcher)
 
     # -- timers ----------------------------------------------------------------
     def start_timer(self, delay: float, interval: float | None, message: Any) -> Timer:

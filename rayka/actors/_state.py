@@ -66,7 +66,7 @@ class CellState:
     _busy: Any
     state: int
     _children: dict[str, ActorCell] | None
-    _watchers: set[Any] | None
+    _watchers: Any  # None, the one watcher cell, or a set of them
     _watching: dict[Any, Any] | None
     _current: Envelope | None
     _timers: set[Timer] | None

@@ -60,7 +60,8 @@ class Region(Actor):
         self.local: dict[int, set] = {}  # shards run here -> their active entity ids
         self.entities: dict[Any, ActorRef] = {}
         self.sent: dict[Any, int] = {}  # messages handed to each entity (its mailbox's processed count catches up)
-        self.last: OrderedDict[Any, float] = OrderedDict()  # entity id -> its last message, oldest first
+        # entity id -> its last message, oldest first (kept only to passivate: ~0.1 KiB an entity)
+        self.last: OrderedDict[Any, float] | None = OrderedDict() if passivate_after is not None else None
         self.stopping: dict[Any, list] = {}  # entity id -> what arrived for it while it stops
         self.fences: dict[int, set] = {}
         self.handing: dict[int, set] = {}  # shard -> regions whose fence the hand-off waits for
@@ -152,8 +153,9 @@ class Region(Actor):
             entity = self.activate(shard, entity_id)
         self.sent[entity_id] += 1
         last = self.last
-        last[entity_id] = time.monotonic()
-        last.move_to_end(entity_id)
+        if last is not None:
+            last[entity_id] = time.monotonic()
+            last.move_to_end(entity_id)
         deliver(entity, message, sender, reply)
 
     # -- entity lifecycle ----------------------------------------------------------------
@@ -164,7 +166,8 @@ class Region(Actor):
         context.watch_with(entity, _Ended(entity_id))
         self.entities[entity_id] = entity
         self.sent[entity_id] = 0
-        self.last[entity_id] = time.monotonic()
+        if self.last is not None:
+            self.last[entity_id] = time.monotonic()
         self.local.setdefault(shard, set()).add(entity_id)
         self.activations += 1
         if self.remember:
@@ -190,7 +193,8 @@ class Region(Actor):
         """An entity terminated (passivated, handed off, or stopped itself): what waited for it goes on."""
         self.entities.pop(entity_id, None)
         self.sent.pop(entity_id, None)
-        self.last.pop(entity_id, None)
+        if self.last is not None:
+            self.last.pop(entity_id, None)
         shard = shard_of(entity_id, self.shards)
         self.local.get(shard, set()).discard(entity_id)
         for message, sender, reply in self.stopping.pop(entity_id, ()):
@@ -211,10 +215,9 @@ class Region(Actor):
             for entity_id in list(self.local.get(shard, ())):
                 if entity_id not in self.stopping and self.idle(entity_id):
                     self.stop_entity(entity_id)
-        limit = self.passivate_after
-        if limit is None:
+        limit, last = self.passivate_after, self.last
+        if limit is None or last is None:
             return
-        last = self.last
         cutoff = time.monotonic() - limit
         for entity_id, seen in list(islice(last.items(), 1000)):
             if seen > cutoff:

@@ -273,6 +273,24 @@ def test_every_watcher_of_a_ref_gets_its_own_Terminated(system: ActorSystem) -> 
         assert p.expect(Terminated).ref == target
 
 
+def test_when_one_of_two_watchers_unwatches_the_other_still_gets_its_Terminated(system: ActorSystem) -> None:
+    probes = [TestProbe(system) for _ in range(2)]
+    first, second = (system.spawn(Watcher, p.ref) for p in probes)
+    target = system.spawn(Echo)
+    first.ask(("watch", target)).result(WAIT)
+    second.ask(("watch", target)).result(WAIT)
+    first.ask(("unwatch", target)).result(WAIT)
+    target.stop()
+    assert probes[1].expect(Terminated).ref == target
+    first.tell("after")  # a Terminated for the one that unwatched would have been queued before this
+    probes[0].expect("after")
+    third = system.spawn(Watcher, probes[0].ref)  # one watcher again after the set went: still told
+    other = system.spawn(Echo)
+    third.ask(("watch", other)).result(WAIT)
+    other.stop()
+    assert probes[0].expect(Terminated).ref == other
+
+
 def test_wait_terminated_returns_False_on_timeout_and_True_once_stopped(system: ActorSystem) -> None:
     ref = system.spawn(Echo)
     assert system.wait_terminated(ref, 0.01) is False
