@@ -18,7 +18,8 @@ from ._messages import Deliver, Passivate
 __all__ = ["EntityCell", "entity_ref", "register_region", "shard_of", "region_for"]
 
 _lock = threading.Lock()
-_regions: dict[str, tuple[Any, ActorRef, int]] = {}  # entities name -> (system, region, shards) in this process
+# entities name -> (system, region, shards, the Region itself once it started) in this process
+_regions: dict[str, tuple[Any, ActorRef, int, Any]] = {}
 
 
 def shard_of(entity_id: Any, shards: int) -> int:
@@ -26,10 +27,10 @@ def shard_of(entity_id: Any, shards: int) -> int:
     return zlib.crc32(repr(entity_id).encode()) % shards
 
 
-def register_region(name: str, system: Any, region: ActorRef, shards: int) -> None:
-    """Make ``region`` the one this process routes entities of ``name`` through."""
+def register_region(name: str, system: Any, region: ActorRef, shards: int, actor: Any = None) -> None:
+    """Make ``region`` the one this process routes entities of ``name`` through (``actor``: the Region, started)."""
     with _lock:
-        _regions[name] = (system, region, shards)
+        _regions[name] = (system, region, shards, actor)
 
 
 def unregister_region(name: str, region: ActorRef) -> None:
@@ -39,7 +40,7 @@ def unregister_region(name: str, region: ActorRef) -> None:
             del _regions[name]
 
 
-def region_for(name: str) -> tuple[Any, ActorRef, int] | None:
+def region_for(name: str) -> tuple[Any, ActorRef, int, Any] | None:
     return _regions.get(name)
 
 
@@ -51,24 +52,25 @@ def entity_ref(name: str, entity_id: Any) -> ActorRef:
 class EntityCell:
     """Stands in for an entity's cell: every message goes to this process's region, which finds the entity."""
 
-    __slots__ = ("entity", "_region")
+    __slots__ = ("entity",)
 
     def __init__(self, name: str, entity_id: Any) -> None:
         self.entity = (name, entity_id)
-        self._region: ActorRef | None = None
 
     def _route(self) -> ActorRef:
-        region = self._region
-        if region is None or not region.is_alive:
-            held = region_for(self.entity[0])
-            if held is None:
-                raise RaykaError(f"entities {self.entity[0]!r} are not running in this process: start them with "
-                                 f"system.entities(cls, name={self.entity[0]!r}) (from the driver on a cluster)")
-            region = self._region = held[1]
-        return region
+        held = _regions.get(self.entity[0])
+        if held is None or not held[1].is_alive:
+            raise RaykaError(f"entities {self.entity[0]!r} are not running in this process: start them with "
+                             f"system.entities(cls, name={self.entity[0]!r}) (from the driver on a cluster)")
+        return held[1]
 
     def tell(self, message: Any, sender: ActorRef | None = None) -> None:
-        self._route().tell(Deliver(self.entity[1], message), sender)
+        held = _regions.get(self.entity[0])
+        region = held[3] if held is not None else None
+        if region is not None and region.takes_inline():  # on the region's own thread, nothing queued: route here
+            region.route(self.entity[1], message, sender, None)
+        else:
+            self._route().tell(Deliver(self.entity[1], message), sender)
 
     def ask(self, message: Any, timeout: float | None) -> Reply[Any]:
         return self._route().ask(Deliver(self.entity[1], message), timeout=timeout)

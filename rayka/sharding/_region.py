@@ -11,13 +11,17 @@ that is when it may be passivated or handed off without losing a message.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import OrderedDict
 from itertools import islice
+from threading import get_ident
 from typing import Any
 from urllib.parse import quote
 
-from ..actors import Actor, ActorRef
+from .._errors import RaykaError
+from ..actors import Actor, ActorRef, DeadLetter
+from ..actors.spi import cell_of, loop_of
 from ..patterns._reply import deliver, refuse, take_reply
 from ._messages import (
     BeginHandOff, Deliver, EntityChanged, Fence, FenceWaived, GetHome, GetStats, HandOff, HomeIs, Passivate,
@@ -26,6 +30,8 @@ from ._messages import (
 from ._refs import register_region, shard_of, unregister_region
 
 __all__ = ["Region"]
+
+_log = logging.getLogger("rayka.sharding")
 
 TICK = 0.05  # seconds between looks at idle entities (passivation, hand-off)
 
@@ -48,6 +54,8 @@ class Region(Actor):
     """The entities of one type in one process (see the module docstring)."""
 
     me: ActorRef  # this region's own ref, set when it starts (compared with on every message)
+    cell: Any  # its cell (its mailbox's length and its state are read by takes_inline), and its loop's thread:
+    loop_thread: int
 
     def __init__(self, name: str, cls: type, args: tuple, kwargs: dict, shards: int, coordinator: ActorRef,
                  node: str, hosts: bool, passivate_after: float | None, remember: bool) -> None:
@@ -66,11 +74,16 @@ class Region(Actor):
         self.fences: dict[int, set] = {}
         self.handing: dict[int, set] = {}  # shard -> regions whose fence the hand-off waits for
         self.draining: set[int] = set()  # shards being handed off: their entities stop once idle
+        self.retiring: set = set()  # entities to stop once idle (see stop_entity)
         self.activations = self.passivations = 0
+        self.activating = False  # an entity's constructor runs (it may tell entities: those take the mailbox)
+        self.failed_start: BaseException | None = None  # why the last activation failed
 
     def on_start(self) -> None:
         me = self.me = self.context.self
-        register_region(self.type_name, self.context.system, me, self.shards)
+        system = self.context.system
+        self.cell, self.loop_thread = cell_of(me), loop_of(system)[1]
+        register_region(self.type_name, system, me, self.shards, self)
         self.coordinator.tell(Register(me, self.node, self.hosts))
         self.context.schedule_repeatedly(TICK, _TICK)
 
@@ -121,6 +134,17 @@ class Region(Actor):
         return None
 
     # -- routing ---------------------------------------------------------------------
+    def takes_inline(self) -> bool:
+        """Whether a tell from the calling thread may be routed right away, skipping this region's mailbox.
+
+        Only on the thread that runs this region (so never during one of its turns, which run to their end,
+        except while an entity's constructor runs in ``activate``), and only while nothing waits in its
+        mailbox: then every message sent here earlier has been routed already (delivered, forwarded on the
+        stream to the shard's home, or buffered), and routing this one now keeps each sender's order.
+        """
+        cell = self.cell
+        return get_ident() == self.loop_thread and not self.activating and not len(cell.mailbox) and not cell.state
+
     def route(self, entity_id: Any, message: Any, sender: ActorRef | None, reply: Any,
               envelope: Deliver | None = None) -> None:
         shard = shard_of(entity_id, self.shards)
@@ -131,15 +155,16 @@ class Region(Actor):
                 waiting = self.buffers[shard] = []
                 self.coordinator.tell(GetHome(shard, self.me))
             waiting.append((entity_id, message, sender, reply))
-        elif home == self.me:
+        elif home is self.me:  # home_is keeps this region's own ref object for itself
             self.deliver_here(shard, entity_id, message, sender, reply)
         else:
             deliver(home, envelope if envelope is not None else Deliver(entity_id, message), sender, reply)
 
     def home_is(self, shard: int, region: ActorRef) -> None:
-        self.homes[shard] = region
         if region == self.me:
+            region = self.me
             self.local.setdefault(shard, set())
+        self.homes[shard] = region
         for entity_id, message, sender, reply in self.buffers.pop(shard, ()):
             self.route(entity_id, message, sender, reply)
 
@@ -151,6 +176,9 @@ class Region(Actor):
         entity = self.entities.get(entity_id)
         if entity is None:
             entity = self.activate(shard, entity_id)
+            if entity is None:  # its constructor failed: this message fails, the next one tries again
+                self.not_started(entity_id, message, sender, reply)
+                return
         self.sent[entity_id] += 1
         last = self.last
         if last is not None:
@@ -159,10 +187,20 @@ class Region(Actor):
         deliver(entity, message, sender, reply)
 
     # -- entity lifecycle ----------------------------------------------------------------
-    def activate(self, shard: int, entity_id: Any) -> ActorRef:
+    def activate(self, shard: int, entity_id: Any) -> ActorRef | None:
+        """Start an entity; ``None`` (logged, kept for :meth:`not_started`) when its constructor raises."""
         context = self.context
-        entity: ActorRef = context.spawn(self.cls, entity_id, *self.args, name="e" + quote(str(entity_id), safe=""),
-                               **self.kwargs)
+        self.activating = True
+        try:
+            entity: ActorRef = context.spawn(self.cls, entity_id, *self.args,
+                                             name="e" + quote(str(entity_id), safe=""), **self.kwargs)
+        except Exception as error:  # noqa: BLE001 - one entity that cannot start must not take the region down
+            self.failed_start = error
+            _log.error("rayka: entities %r: entity %r could not start (%s: %s); its messages fail until it can",
+                       self.type_name, entity_id, type(error).__name__, error)
+            return None
+        finally:
+            self.activating = False
         context.watch_with(entity, _Ended(entity_id))
         self.entities[entity_id] = entity
         self.sent[entity_id] = 0
@@ -174,13 +212,32 @@ class Region(Actor):
             self.coordinator.tell(EntityChanged(shard, entity_id, True))
         return entity
 
+    def not_started(self, entity_id: Any, message: Any, sender: ActorRef | None, reply: Any) -> None:
+        """A message for an entity whose constructor failed: an ask fails with the reason, a tell is a dead letter."""
+        error = self.failed_start
+        failure = RaykaError(f"entity {entity_id!r} of entities {self.type_name!r} could not start: "
+                             f"{type(error).__name__}: {error}; fix what its constructor needs, then send again")
+        failure.__cause__ = error
+        if reply is not None:
+            reply.set_exception(failure)
+        self.context.system.dead_letters.publish(
+            DeadLetter(message, sender, f"/entities/{self.type_name}/{entity_id}", "failed to start"))
+
     def idle(self, entity_id: Any) -> bool:
         stats = self.entities[entity_id].statistics()
         return stats.queued == 0 and stats.processed >= self.sent[entity_id]
 
     def stop_entity(self, entity_id: Any) -> None:
+        """Stop an entity once it handled what it was handed; what arrives meanwhile waits for the next one.
+
+        A stop overtakes the messages in a mailbox, so a busy entity is only marked here (``retiring``)
+        and stopped by a later tick, once idle.
+        """
         self.stopping[entity_id] = []
-        self.entities[entity_id].stop()
+        if self.idle(entity_id):
+            self.entities[entity_id].stop()
+        else:
+            self.retiring.add(entity_id)
 
     def passivate(self, entity_id: Any) -> None:
         if entity_id in self.entities and entity_id not in self.stopping:
@@ -193,6 +250,7 @@ class Region(Actor):
         """An entity terminated (passivated, handed off, or stopped itself): what waited for it goes on."""
         self.entities.pop(entity_id, None)
         self.sent.pop(entity_id, None)
+        self.retiring.discard(entity_id)
         if self.last is not None:
             self.last.pop(entity_id, None)
         shard = shard_of(entity_id, self.shards)
@@ -211,6 +269,9 @@ class Region(Actor):
         first entity that was busy recently (a region with a third of a million entities must not walk
         them all every tick).
         """
+        for entity_id in [entity_id for entity_id in self.retiring if self.idle(entity_id)]:
+            self.retiring.discard(entity_id)
+            self.entities[entity_id].stop()
         for shard in self.draining:
             for entity_id in list(self.local.get(shard, ())):
                 if entity_id not in self.stopping and self.idle(entity_id):

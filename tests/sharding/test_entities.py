@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
 import pytest
 
 import rayka
+from rayka.persistence import SqliteJournal
 from rayka.sharding import EntityStatistics
-from tests.sharding.entity_actors import Cart, Ledger
+from tests.sharding.entity_actors import Cart, Ledger, Tally
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -130,3 +132,96 @@ def test_a_shard_being_moved_gets_no_second_home_when_a_region_joins_meanwhile(s
     home = b.expect(HomeIs, timeout=5).region
     assert home in (b.ref, c.ref) and c.expect(HomeIs, timeout=5).region == home
     assert drained.result(timeout=5) is True
+
+
+class _Teller(rayka.Actor):
+    """Tells ``["seq", name, n]`` to entities from an actor (the region's own thread): the inline path."""
+
+    async def receive(self, message):
+        name, refs, count = message
+        for n in range(count):
+            for ref in refs:
+                ref.tell(["seq", name, n])
+            if n % 7 == 0:
+                await asyncio.sleep(0.002)  # let the thread sender's messages in between
+            if n % 50 == 25 and name == "actor-0":
+                for ref in refs:
+                    ref.stop()  # passivate: what follows waits in the region and starts the next incarnation
+        return count
+
+
+def test_tells_from_actors_and_threads_keep_each_senders_order_across_passivations(
+        system, tmp_path) -> None:
+    journal = SqliteJournal(tmp_path / "events.db")  # one open journal for all: a file has one writer
+    tallies = system.entities(Tally, journal, name="tally")
+    ids = [f"t-{i}" for i in range(6)]
+    tellers = [system.spawn(_Teller) for _ in range(2)]
+    replies = [teller.ask([f"actor-{k}", [tallies.ref(i) for i in ids], 150], timeout=60)
+               for k, teller in enumerate(tellers)]
+
+    def thread_sender() -> None:
+        for n in range(150):
+            for entity_id in ids:
+                tallies.ref(entity_id).tell(["seq", "thread", n])
+            if n % 10 == 0:
+                time.sleep(0.002)
+
+    thread = threading.Thread(target=thread_sender)
+    thread.start()
+    thread.join(timeout=60)
+    assert [reply.result() for reply in replies] == [150, 150]
+    expected = {name: list(range(150)) for name in ("actor-0", "actor-1", "thread")}
+    deadline = time.monotonic() + 30
+    while True:  # persisted, in order per sender, across the incarnations passivation made
+        states = [tallies.ref(i).ask("state", timeout=10).result()[1] for i in ids]
+        if all(state == expected for state in states) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert states == [expected] * len(ids)
+    assert tallies.statistics().passivations >= 6
+    system.shutdown()
+    journal.close()
+
+
+def test_a_tell_from_an_actor_is_routed_on_its_thread_without_a_turn_of_the_region(system) -> None:
+    carts = system.entities(Cart, name="cart")
+    region = system.lookup("rayka.entities.cart.local")
+    before = region.statistics().processed
+    teller = system.spawn(_Teller)
+    assert teller.ask(["actor", [carts.ref(f"c-{i}") for i in range(10)], 300], timeout=30).result() == 300
+    for i in range(10):
+        assert carts.ref(f"c-{i}").ask("state", timeout=5).result()[1] == {"actor": list(range(300))}
+    assert region.statistics().processed - before < 300  # 3,000 tells: none took the mailbox (ticks and asks did)
+
+
+class _Fragile(rayka.Actor):
+    """An entity whose constructor fails for ids starting with "bad" while the class attribute ``broken`` is set."""
+
+    broken = True
+
+    def __init__(self, key) -> None:
+        if key.startswith("bad") and _Fragile.broken:
+            raise OSError(f"cannot open the store of {key}")
+        self.key = key
+
+    def receive(self, message):
+        return [self.key, message]
+
+
+def test_an_entity_whose_constructor_fails_fails_its_messages_and_the_region_goes_on(system) -> None:
+    fragile = system.entities(_Fragile, name="fragile")
+    dead: list = []
+    system.dead_letters.subscribe(dead.append)
+    with pytest.raises(rayka.RaykaError, match=r"entity 'bad-1' of entities 'fragile' could not start: OSError: "
+                                                r"cannot open the store of bad-1") as raised:
+        fragile.ref("bad-1").ask("hello", timeout=5).result()
+    assert isinstance(raised.value.__cause__, OSError)
+    fragile.ref("bad-1").tell("lost")  # a tell: a dead letter that says why
+    assert fragile.ref("good").ask("hello", timeout=5).result() == ["good", "hello"]  # the region goes on
+    assert [(letter.message, letter.reason) for letter in dead if letter.message == "lost"] == [
+        ("lost", "failed to start")]
+    _Fragile.broken = False  # what it needed is back: its next message starts it
+    try:
+        assert fragile.ref("bad-1").ask("again", timeout=5).result() == ["bad-1", "again"]
+    finally:
+        _Fragile.broken = True
