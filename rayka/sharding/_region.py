@@ -149,7 +149,12 @@ class Region(Actor):
               envelope: Deliver | None = None) -> None:
         shard = shard_of(entity_id, self.shards)
         home = self.homes.get(shard)
-        if home is None:
+        if home is None and shard in self.local and shard not in self.draining:
+            # This is the shard's old home and its hand-off began here: a region that has not fenced us yet
+            # sent this before its fence, so it goes to the entity here (buffered, it could overtake the
+            # messages its sender sent later, straight to the new home). After every fence: buffered.
+            self.deliver_here(shard, entity_id, message, sender, reply)
+        elif home is None:
             waiting = self.buffers.get(shard)
             if waiting is None:  # the first to wait: ask where the shard runs
                 waiting = self.buffers[shard] = []

@@ -134,6 +134,32 @@ def test_a_shard_being_moved_gets_no_second_home_when_a_region_joins_meanwhile(s
     assert drained.result(timeout=5) is True
 
 
+def test_the_old_home_hands_its_entities_what_arrives_before_the_fences_even_after_its_hand_off_began(
+        system) -> None:
+    from rayka.sharding._messages import (
+        BeginHandOff, Deliver, GetHome, HandOff, HomeIs, Register, ShardStopped,
+    )
+    from rayka.sharding._refs import shard_of
+    from rayka.sharding._region import Region
+    from rayka.testing import TestProbe
+
+    coordinator = TestProbe(system)
+    region = system.spawn(Region, "moved", Cart, (), {}, 4, coordinator.ref, "here", True, None, False)
+    assert coordinator.expect(Register, timeout=5).region == region
+    shard = shard_of("x", 4)
+    region.tell(Deliver("x", ["seq", "s", 0]))
+    assert coordinator.expect(GetHome, timeout=5) == GetHome(shard, region)
+    region.tell(HomeIs(shard, region))
+    region.tell(BeginHandOff(shard, region))  # the move begins here: this region fences itself ...
+    region.tell(Deliver("x", ["seq", "s", 1]))  # ... and a region that has not fenced it yet still sends
+    state = region.ask(Deliver("x", "state"), timeout=5).result()
+    assert state[1] == {"s": [0, 1]}  # handed to the entity here, not buffered to overtake later messages
+    region.tell(HandOff(shard, (region,)))  # every fence is in: the entity stops, the shard is free
+    assert coordinator.expect(ShardStopped, timeout=5) == ShardStopped(shard, region)
+    region.tell(Deliver("x", ["seq", "s", 2]))  # after the fences: it waits for the shard's next home
+    assert coordinator.expect(GetHome, timeout=5) == GetHome(shard, region)
+
+
 class _Teller(rayka.Actor):
     """Tells ``["seq", name, n]`` to entities from an actor (the region's own thread): the inline path."""
 
