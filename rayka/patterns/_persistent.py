@@ -55,6 +55,17 @@ __all__ = ["PersistentActor"]
 log = logging.getLogger("rayka.patterns")
 
 
+def _entity_persistence_id(actor: Actor) -> str:
+    """The persistence id of a sharded entity, derived from its type and id (none given)."""
+    from ..sharding._refs import entity_of, persistence_id
+
+    entity = entity_of(actor)
+    if entity is None:
+        raise ValueError(f"{type(actor).__name__}: give a persistence_id (only a sharded entity, started by "
+                         f"system.entities(...), gets one derived from its type and id)")
+    return persistence_id(*entity)
+
+
 class PersistentActor(Actor):
     """An actor whose state is rebuilt from its events in a journal.
 
@@ -64,7 +75,9 @@ class PersistentActor(Actor):
             ``postgresql://`` DSN opens a :class:`~rayka.persistence.PostgresJournal`
             (what an actor that may restart on another node needs), a path an
             :class:`~rayka.persistence.SqliteJournal`.
-        persistence_id: this actor's log in the journal (unique per actor).
+        persistence_id: this actor's log in the journal (unique per actor). A sharded entity
+            (``system.entities``) may leave it out: it gets ``"<entities name>|<entity id>"``
+            (:func:`rayka.sharding.persistence_id`), the same wherever its shard runs.
 
     If recovery fails (the journal is unreachable, or damaged: a gap in the
     numbers, an event that cannot be decoded) the actor stops with that
@@ -82,9 +95,11 @@ class PersistentActor(Actor):
 
     snapshot_every: ClassVar[int | None] = None
 
-    def __init__(self, journal: Journal | str | os.PathLike[str], persistence_id: str) -> None:
+    def __init__(self, journal: Journal | str | os.PathLike[str], persistence_id: str | None = None) -> None:
+        if persistence_id is None:
+            persistence_id = _entity_persistence_id(self)
         if not isinstance(persistence_id, str) or not persistence_id:
-            raise ValueError(f"persistence_id must be a non-empty str, got {persistence_id!r}")
+            raise ValueError(f"{type(self).__name__}: persistence_id must be a non-empty str, got {persistence_id!r}")
         self.journal, self.owns_journal = open_journal(journal)
         self.persistence_id = persistence_id
         self.seq = 0

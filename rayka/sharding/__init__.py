@@ -33,10 +33,11 @@ from .._errors import RaykaError
 from ..actors import ActorRef, Restart
 from ._coordinator import Coordinator as _Coordinator
 from ._messages import DrainRegion as _DrainRegion, GetRegions as _GetRegions, GetStats as _GetStats
+from ._refs import persistence_id
 from ._refs import entity_ref as _entity_ref, region_for as _region_for, register_region as _register_region
 from ._region import Region as _Region
 
-__all__ = ["Entities", "EntityStatistics", "start_entities"]
+__all__ = ["Entities", "EntityStatistics", "persistence_id", "start_entities"]
 
 _lock = threading.Lock()
 _started: dict[tuple[int, str], Entities] = {}

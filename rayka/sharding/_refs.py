@@ -13,9 +13,10 @@ from typing import Any
 
 from .._errors import RaykaError
 from ..actors import ActorRef, Reply
+from ..actors.spi import cell_of
 from ._messages import Deliver, Passivate
 
-__all__ = ["EntityCell", "entity_ref", "register_region", "shard_of", "region_for"]
+__all__ = ["EntityCell", "entity_of", "entity_ref", "persistence_id", "register_region", "shard_of", "region_for"]
 
 _lock = threading.Lock()
 # entities name -> (system, region, shards, the Region itself once it started) in this process
@@ -25,6 +26,30 @@ _regions: dict[str, tuple[Any, ActorRef, int, Any]] = {}
 def shard_of(entity_id: Any, shards: int) -> int:
     """The shard of an entity id: stable across processes (Python's ``hash`` of a str is not)."""
     return zlib.crc32(repr(entity_id).encode()) % shards
+
+
+def persistence_id(name: str, entity_id: Any) -> str:
+    """The persistence id of entity ``entity_id`` of the entities ``name``: ``"cart|alice"`` (an int id: ``"cart|#7"``).
+
+    What a :class:`~rayka.patterns.PersistentActor` entity gets when it passes no persistence id
+    (Akka's ``PersistenceId.of(typeName, entityId)`` has the same shape).
+    """
+    return f"{name}|#{entity_id}" if type(entity_id) is int else f"{name}|{entity_id}"
+
+
+def entity_of(actor: Any) -> tuple[str, Any] | None:
+    """``(entities name, entity id)`` of an actor that a region started as an entity (else ``None``).
+
+    Usable from the actor's constructor: an entity's parent is its region, and the id is its
+    constructor's first argument (kept by its cell for restarts).
+    """
+    cell = cell_of(actor.context.self)
+    region = getattr(getattr(cell, "parent_cell", None), "instance", None)
+    name = getattr(region, "entities_name", None)
+    args = getattr(cell, "args", None)
+    if name is None or not args:
+        return None
+    return name, args[0]
 
 
 def register_region(name: str, system: Any, region: ActorRef, shards: int, actor: Any = None) -> None:

@@ -53,6 +53,7 @@ _TICK = _Tick()
 class Region(Actor):
     """The entities of one type in one process (see the module docstring)."""
 
+    entities_name: str  # what entity_of() reads from an entity's parent
     me: ActorRef  # this region's own ref, set when it starts (compared with on every message)
     cell: Any  # its cell (its mailbox's length and its state are read by takes_inline), and its loop's thread:
     loop_thread: int
@@ -60,6 +61,7 @@ class Region(Actor):
     def __init__(self, name: str, cls: type, args: tuple, kwargs: dict, shards: int, coordinator: ActorRef,
                  node: str, hosts: bool, passivate_after: float | None, remember: bool) -> None:
         self.type_name, self.cls, self.args, self.kwargs = name, cls, tuple(args), dict(kwargs)
+        self.entities_name = name
         self.shards, self.coordinator, self.node, self.hosts = shards, coordinator, node, hosts
         self.passivate_after, self.remember = passivate_after, remember
         self.homes: dict[int, ActorRef] = {}

@@ -41,7 +41,7 @@ class Ledger(PersistentActor):
     """A persistent entity: its events survive passivation, hand-off and the loss of its node."""
 
     def __init__(self, account, journal) -> None:
-        super().__init__(journal, f"ledger-{account}")
+        super().__init__(journal)  # an entity: its persistence id is "<entities name>|<account>"
         self.account = account
         self.events: list = []
 
@@ -51,6 +51,8 @@ class Ledger(PersistentActor):
     async def receive(self, message):
         if message == "events":
             return [list(self.events), os.getpid()]
+        if message == "persistence_id":
+            return self.persistence_id
         await self.persist(message)
         return len(self.events)
 

@@ -10,7 +10,7 @@ import pytest
 
 import rayka
 from rayka.persistence import SqliteJournal
-from rayka.sharding import EntityStatistics
+from rayka.sharding import EntityStatistics, persistence_id
 from tests.sharding.entity_actors import Cart, Ledger, Tally
 
 pytestmark = pytest.mark.timeout(60)
@@ -85,6 +85,22 @@ def test_a_persistent_entity_keeps_its_events_across_passivation(system, tmp_pat
         time.sleep(0.05)
     assert ledgers.statistics().passivations == 1 and ledgers.statistics().active == 0
     assert ledgers.ref("acct-1").ask("events", timeout=5).result()[0] == [10, 20, 30]  # recovered
+
+
+def test_a_persistent_entity_without_a_persistence_id_gets_one_from_its_type_and_id(system, tmp_path) -> None:
+    journal = SqliteJournal(tmp_path / "events.db")
+    ledgers = system.entities(Ledger, journal, name="ledger")
+    assert ledgers.ref("acct-1").ask(5, timeout=5).result() == 1
+    assert ledgers.ref(7).ask(6, timeout=5).result() == 1
+    assert ledgers.ref("acct-1").ask("persistence_id", timeout=5).result() == "ledger|acct-1"
+    assert ledgers.ref(7).ask("persistence_id", timeout=5).result() == "ledger|#7"  # not the str "7"'s
+    assert [persistence_id("ledger", "acct-1"), persistence_id("ledger", 7)] == ["ledger|acct-1", "ledger|#7"]
+    system.shutdown()
+    assert [event for _, event in journal.recover("ledger|acct-1").replay()] == [5]
+    journal.close()
+    with rayka.ActorSystem("plain") as other, pytest.raises(ValueError, match=r"Ledger: give a persistence_id \(only "
+                                                                             r"a sharded entity"):
+        other.spawn(Ledger, "acct-1", str(tmp_path / "other.db"))
 
 
 def test_entity_refs_travel_in_messages_and_method_calls_reach_entities(system) -> None:
