@@ -14,6 +14,11 @@ Cases:
 - rebalance after a node joins (until it runs its share of the shards and
   an entity of a moved shard answered) and after one is killed (until an
   entity of a lost shard answered again on another node).
+
+``--embedded`` runs one process instead (no Ray): an actor tells 200,000
+messages to random entities among 50,000, then to random plain actors among
+50,000, then to one plain actor; median of ``--repeat`` rounds each, as rates
+and as ratios to the two plain cases.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ import rayka  # noqa: E402
 from rayka.bench._report import emit_json  # noqa: E402
 from rayka.bench.cluster import _table  # noqa: E402
 
-__all__ = ["Hits", "Loader", "main", "run"]
+__all__ = ["Hits", "Loader", "main", "run", "run_embedded"]
 
 _received = [0]  # messages handled by Hits in this process
 
@@ -173,6 +178,46 @@ def run(entities: int = 1_000_000, quick: bool = False, progress: Callable[[str]
     return report
 
 
+class _Teller(rayka.Actor):
+    """Embedded: tells one message to each ref it is given, from an actor (the region's own thread)."""
+
+    async def receive(self, refs: list) -> int:
+        for n, ref in enumerate(refs):
+            ref.tell(1)
+            if n % 2000 == 1999:
+                await asyncio.sleep(0)  # let the receivers run, as the cluster loaders do
+        return len(refs)
+
+
+def run_embedded(entities: int = 50_000, tells: int = 200_000, repeat: int = 3) -> dict:
+    """Tells from an actor to random entities, to random plain actors, and to one plain actor (one process)."""
+    rates: dict[str, list[float]] = {"entity": [], "plain_random": [], "plain_one": []}
+    with rayka.ActorSystem("bench-sharding-embedded") as system:
+        hits = system.entities(Hits, name="hits")
+        ids = [f"e{i}" for i in range(entities)]
+        teller = system.spawn(_Teller)
+        teller.ask([hits.ref(entity_id) for entity_id in ids], timeout=600).result()  # activate them all
+        plain = [system.spawn(Hits) for _ in range(entities)]
+        one = system.spawn(Hits)
+        pick = random.Random(9)
+        for _ in range(repeat):
+            for case, refs in (("entity", [hits.ref(pick.choice(ids)) for _ in range(tells)]),
+                               ("plain_random", [pick.choice(plain) for _ in range(tells)]),
+                               ("plain_one", [one] * tells)):
+                base = _received[0]
+                started = time.perf_counter()
+                teller.tell(refs)
+                deadline = time.monotonic() + 600
+                while _received[0] < base + tells and time.monotonic() < deadline:
+                    time.sleep(0.001)
+                rates[case].append(tells / (time.perf_counter() - started))
+    median = {case: sorted(values)[len(values) // 2] for case, values in rates.items()}
+    return {"embedded_entities": entities, "embedded_tells": tells, "repeat": repeat,
+            **{f"embedded_{case}_tells_per_s": rate for case, rate in median.items()},
+            "embedded_entity_over_plain_random": median["entity"] / median["plain_random"],
+            "embedded_entity_over_plain_one": median["entity"] / median["plain_one"]}
+
+
 def _entity_on(system: Any, hits: Any, ids: list[str], node: str) -> str:
     """An entity id whose shard runs on ``node`` now."""
     pid = next(info.pid for info in system.cluster.nodes() if info.node == node)
@@ -188,7 +233,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="100,000 entities")
     parser.add_argument("--down-after", type=float, default=5.0, help="RayCluster(down_after=...), seconds")
     parser.add_argument("--json", help="also write the JSON here")
+    parser.add_argument("--embedded", action="store_true", help="one process, no Ray: tells only")
+    parser.add_argument("--repeat", type=int, default=3, help="--embedded: rounds per case (median)")
     args = parser.parse_args(argv)
+    if args.embedded:
+        report = run_embedded(repeat=args.repeat)
+        print(_table(report))
+        emit_json(report, args.json)
+        return
     report = run(args.entities, args.quick, progress=lambda text: print(f"... {text}", flush=True),
                  down_after=args.down_after)
     print(_table(report))

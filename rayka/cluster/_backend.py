@@ -209,6 +209,7 @@ class ClusterRuntime(Elastic, Member):
         self.load: dict[str, int] = {}
         self.leaving: set[str] = set()
         self.removed: set[str] = set()  # taken out with remove_node (or their Ray node died): never started again
+        self.announced: set[str] = set()  # nodes="auto": drained because their Ray node announced it leaves
         self.on_node_added: list = []  # hooks: a node runtime joined (sharded entities start a region there)
         self.on_node_leaving: list = []  # hooks: a node runtime is being drained (entities hand its shards off)
         if config.nodes == "auto":

@@ -60,6 +60,7 @@ class Elastic:
     down: set[str]
     leaving: set[str]
     removed: set[str]
+    announced: set[str]
     threads: list[threading.Thread]
     transport: Any
     registry: Any
@@ -216,11 +217,13 @@ class Elastic:
             time.sleep(interval)  # Ray announces no membership changes: it is asked
 
     def follow_once(self) -> list[str]:
-        """Start a node runtime on each alive Ray node that has none; mark those on dead Ray nodes removed."""
+        """Start a node runtime on each alive Ray node that has none; drain those on Ray nodes that announced
+        their drain; mark those on dead Ray nodes removed."""
         alive = {entry["NodeID"] for entry in self.ray.nodes() if entry.get("Alive")}
+        draining = _draining_ray_nodes()
         pinned = {pinned_ray_node(opts): node for node, opts in self.node_options.items()}
         added = []
-        for ray_node in sorted(alive - set(pinned)):
+        for ray_node in sorted(alive - set(pinned) - set(draining)):
             if self.closing:
                 break
             added.append(self.add_node(pinned_to(ray_node)))
@@ -228,7 +231,34 @@ class Elastic:
             if ray_node is not None and ray_node not in alive:
                 with self.lock:
                     self.removed.add(node)  # its Ray node is gone: it cannot come back there
+            elif ray_node in draining and node in self.reachable_nodes() and node not in self.announced:
+                self.announced.add(node)
+                deadline = draining[ray_node] / 1000 if draining[ray_node] else time.time() + 30.0
+                thread = threading.Thread(target=self._drain_announced, args=(node, deadline), daemon=True,
+                                          name=f"rayka-drain-{node}")
+                self.threads.append(thread)
+                thread.start()
         return added
+
+    def _drain_announced(self, node: str, deadline: float) -> None:
+        """Its Ray node announced it leaves (an autoscaler drain, a preemption): drain it before the deadline."""
+        timeout = max(5.0, deadline - time.time() - 2.0)
+        log.warning("rayka: the Ray node of node runtime %s announced its drain: draining it (%.0f s)", node, timeout)
+        try:
+            self.remove_node(node, drain=True, timeout=timeout)
+        except Exception as error:  # noqa: BLE001 - the last node, or it died meanwhile: handled as a loss then
+            log.warning("rayka: node runtime %s could not be drained before its Ray node leaves: %r", node, error)
+
+
+def _draining_ray_nodes() -> dict[str, int]:
+    """Ray nodes that announced their drain (hex id -> deadline in ms since the epoch, 0 for none)."""
+    try:
+        from ray._private.state import state
+
+        return dict(state.get_draining_nodes())
+    except Exception as error:  # noqa: BLE001 - an older or a disconnected Ray: no announcements seen
+        log.debug("rayka: cannot read the draining Ray nodes: %r", error)
+        return {}
 
 
 def pinned_to(ray_node: str) -> dict:

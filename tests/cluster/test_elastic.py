@@ -109,3 +109,47 @@ def test_auto_nodes_follow_the_ray_cluster_as_a_raylet_joins_and_is_killed(ray_c
         system.shutdown()
         if raylet is not None:
             ray_cluster.remove_node(raylet)
+
+
+def _announce_drain(address: str, ray_node: str, seconds: float) -> None:
+    """What the autoscaler does before it takes a Ray node away: tell the GCS it drains (preemption)."""
+    import time
+
+    import ray
+    from ray.core.generated import autoscaler_pb2
+
+    accepted, why = ray._raylet.GcsClient(address=address).drain_node(
+        ray_node, autoscaler_pb2.DrainNodeReason.Value("DRAIN_NODE_REASON_PREEMPTION"), "rayka test",
+        int(time.time() * 1000 + seconds * 1000))
+    assert accepted, why
+
+
+def test_auto_nodes_drain_the_node_runtime_of_a_raylet_that_announced_its_drain(ray_cluster) -> None:
+    system = rayka.ActorSystem("announced", cluster=rayka.RayCluster(address=ray_cluster.address, nodes="auto"))
+    raylet = None
+    try:
+        witness = TestProbe(system)
+        raylet = ray_cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
+        joined = wait_until(lambda: [n for n in system.cluster.nodes() if n.ray_node == raylet.node_id])[0]
+        keeper = system.spawn(Keeper, witness.ref, name="on-leaving-raylet", node=joined.node)
+        assert keeper.ask("state", timeout=30).result()[1] == joined.pid
+        _announce_drain(ray_cluster.address, raylet.node_id, 60)
+        stopped = witness.expect(timeout=60)
+        assert stopped == ["stopped", "/user/on-leaving-raylet", joined.pid]  # on_stop ran there: drained, not lost
+        wait_until(lambda: joined.node not in [n.node for n in system.cluster.nodes()])
+
+
+        def moved() -> int | None:  # the registry names the new incarnation once it started elsewhere
+            try:
+                return system.lookup("on-leaving-raylet").ask("state", timeout=30).result()[1]
+            except rayka.RaykaError:
+                return None
+
+        assert wait_until(lambda: moved() not in (None, joined.pid))
+        assert raylet.node_id not in {n.ray_node for n in system.cluster.nodes()}  # no node runtime started there
+        ray_cluster.remove_node(raylet)  # the autoscaler takes the machine away
+        raylet = None
+    finally:
+        system.shutdown()
+        if raylet is not None:
+            ray_cluster.remove_node(raylet)
