@@ -68,13 +68,13 @@ class Loader(rayka.Actor):
             entities = self.context.system.entities(Hits, name=name)
             for n, entity_id in enumerate(ids):
                 entities.ref(entity_id).tell(1)
-                if n % 2000 == 1999:
-                    await asyncio.sleep(0)  # let the region forward what is queued
+                if n % 200 == 199:
+                    await asyncio.sleep(0)  # let the dispatcher (256 turns a slice) serve the receivers
             return len(ids)
         _, target, count = message
         for n in range(count):
             target.tell(1)
-            if n % 2000 == 1999:
+            if n % 200 == 199:
                 await asyncio.sleep(0)
         return count
 
@@ -184,7 +184,7 @@ class _Teller(rayka.Actor):
     async def receive(self, refs: list) -> int:
         for n, ref in enumerate(refs):
             ref.tell(1)
-            if n % 2000 == 1999:
+            if n % 200 == 199:
                 await asyncio.sleep(0)  # let the receivers run, as the cluster loaders do
         return len(refs)
 

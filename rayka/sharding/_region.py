@@ -19,7 +19,7 @@ from threading import get_ident
 from typing import Any
 from urllib.parse import quote
 
-from .._errors import RaykaError
+from .._errors import ActorStopped, RaykaError, SystemClosed
 from ..actors import Actor, ActorRef, DeadLetter
 from ..actors.spi import cell_of, loop_of
 from ..patterns._reply import deliver, refuse, take_reply
@@ -53,6 +53,9 @@ _TICK = _Tick()
 class Region(Actor):
     """The entities of one type in one process (see the module docstring)."""
 
+    # A turn empties the mailbox (up to this many): tells from actors on this thread are routed inline only
+    # while it is empty, so a region that drained 100 at a time would keep them on the slow path.
+    throughput = 1_000
     entities_name: str  # what entity_of() reads from an entity's parent
     me: ActorRef  # this region's own ref, set when it starts (compared with on every message)
     cell: Any  # its cell (its mailbox's length and its state are read by takes_inline), and its loop's thread:
@@ -203,6 +206,8 @@ class Region(Actor):
                                              name="e" + quote(str(entity_id), safe=""), **self.kwargs)
         except Exception as error:  # noqa: BLE001 - one entity that cannot start must not take the region down
             self.failed_start = error
+            if isinstance(error, (SystemClosed, ActorStopped)):  # the system or this region is stopping
+                return None
             _log.error("rayka: entities %r: entity %r could not start (%s: %s); its messages fail until it can",
                        self.type_name, entity_id, type(error).__name__, error)
             return None
