@@ -65,7 +65,8 @@ class NodeBackend(Member):
     # -- the backend contract ----------------------------------------------------
     def spawn(self, cls: Any, args: tuple, kwargs: dict, *, name: str | None, mailbox: Any, restart: Any,
               node: Any) -> ActorRef:
-        """A top-level actor spawned from inside this node: here by default, or placed like the driver does."""
+        """A top-level actor spawned from inside this node: here by default, or placed like the driver does
+        (``node="driver"``: in the driver's process, as sharded entities start their coordinator)."""
         system = self.system
         spi.class_info(system, cls)
         check_name(name, cls, "/user")
@@ -73,7 +74,7 @@ class NodeBackend(Member):
             raise InvalidActorName(f"an actor named {name!r} already exists in the cluster; pick another name "
                                    f"or lookup({name!r})")
         restart_type = Restart(restart) if restart is not None else Restart.TRANSIENT
-        target = self.place(node, default=self.node_id)
+        target = "driver" if node == "driver" else self.place(node, default=self.node_id)  # driver: the authority's
         uid = new_uid()
         if target == self.node_id:
             ref = spawn_top_level(system, cls, args, kwargs, name, mailbox, restart_type, uid=uid)

@@ -26,16 +26,17 @@ Example:
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._errors import RaykaError
+from .._errors import ActorNotFound, InvalidActorName, RaykaError
 from ..actors import ActorRef, Restart
 from ._coordinator import Coordinator as _Coordinator
-from ._messages import DrainRegion as _DrainRegion, GetRegions as _GetRegions, GetStats as _GetStats
+from ._messages import GetRegions as _GetRegions, GetStats as _GetStats
 from ._refs import persistence_id
-from ._refs import entity_ref as _entity_ref, region_for as _region_for, register_region as _register_region
-from ._region import Region as _Region
+from ._refs import entity_ref as _entity_ref, region_for as _region_for
+from ._start import Settings as _Settings, spawn_region as _spawn_region, spread as _spread
 
 __all__ = ["Entities", "EntityStatistics", "persistence_id", "start_entities"]
 
@@ -109,41 +110,57 @@ def start_entities(system: Any, cls: type, args: tuple, kwargs: dict, *, name: s
         known = _started.get((id(system), name))
         if known is not None:
             return known
+        settings = _Settings(name, cls, tuple(args), dict(kwargs), shards, passivate_after, remember)
         cluster = system.cluster
         if cluster is not None and not hasattr(cluster, "add_node"):  # inside a node runtime
-            held = _region_for(name)
-            if held is None:
-                raise RaykaError(f"entities {name!r} are not running on this node: start them with "
-                                 f"system.entities(...) on the driver first")
-            return Entities(system, name, held[2], None)
-        entities = _start(system, cls, args, kwargs, name, shards, passivate_after, remember)
+            entities = _start_from_node(system, settings, cluster.node_id)
+        else:
+            entities = _start(system, settings)
         _started[(id(system), name)] = entities
         return entities
 
 
-def _start(system: Any, cls: type, args: tuple, kwargs: dict, name: str, shards: int,
-           passivate_after: float | None, remember: bool) -> Entities:
+def _start(system: Any, settings: _Settings) -> Entities:
+    """Embedded, or on the driver: the coordinator here, and every region."""
     cluster = system.cluster
-    base = f"rayka.entities.{name}"
+    if cluster is not None:
+        try:
+            running = system.lookup(settings.base)
+        except ActorNotFound:
+            pass
+        else:  # started from a node: join them (the coordinator starts this region soon)
+            return Entities(system, settings.name, _joined_shards(settings), running)
     here = {"node": "driver"} if cluster is not None else {}
-    coordinator = system.spawn(_Coordinator, remember, name=base, restart=Restart.TEMPORARY, **here)
-    settings = (name, cls, args, kwargs, shards, coordinator)
-
-    def region(node: str, hosts: bool) -> ActorRef:
-        where = {"node": node} if cluster is not None else {}
-        ref = system.spawn(_Region, *settings, node, hosts, passivate_after, remember, name=f"{base}.{node}",
-                           restart=Restart.TEMPORARY, **where)
-        if node in ("local", "driver"):  # in this process: refs route through it from now on, not once it started
-            _register_region(name, system, ref, shards)
-        return ref
-
+    coordinator = system.spawn(_Coordinator, settings.remember, name=settings.base, restart=Restart.TEMPORARY,
+                               **here)
     if cluster is None:
-        region("local", True)
-        return Entities(system, name, shards, coordinator)
-    region("driver", False)  # the driver routes; node runtimes run the shards
-    for node in cluster.live_nodes():
-        region(node, True)
-    cluster.on_node_added.append(lambda node: region(node, True))
-    cluster.on_node_leaving.append(
-        lambda node, timeout: coordinator.ask(_DrainRegion(node), timeout=timeout).result())
-    return Entities(system, name, shards, coordinator)
+        _spawn_region(system, settings, coordinator, "local", True, here=True)
+    else:
+        _spread(system, settings, coordinator, None)
+    return Entities(system, settings.name, settings.shards, coordinator)
+
+
+def _joined_shards(settings: _Settings, wait: float = 10.0) -> int:
+    """The shard count of entities started elsewhere, once their region in this process started."""
+    deadline = time.monotonic() + wait
+    while (held := _region_for(settings.name)) is None and time.monotonic() < deadline:
+        time.sleep(0.01)  # the coordinator's spread starts it: observed, nothing signals it here
+    return held[2] if held is not None else settings.shards
+
+
+def _start_from_node(system: Any, settings: _Settings, node: str) -> Entities:
+    """Inside a node runtime: join the entities if they run here; else start them (see ``_start``'s module)."""
+    held = _region_for(settings.name)
+    if held is None:
+        try:
+            coordinator = system.spawn(_Coordinator, settings.remember, name=settings.base,
+                                       restart=Restart.TEMPORARY, node="driver")
+        except InvalidActorName:  # started already, from the driver or another node: this node's region comes
+            return Entities(system, settings.name, settings.shards, None)
+        try:
+            _spawn_region(system, settings, coordinator, node, True, here=True)
+        except InvalidActorName:  # the driver started this node's region meanwhile
+            pass
+        coordinator.tell(settings.as_message(node))
+        held = _region_for(settings.name)
+    return Entities(system, settings.name, held[2] if held is not None else settings.shards, None)

@@ -15,6 +15,7 @@ node is fenced (killed) by membership before its regions are declared gone.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from ..actors import Actor, ActorRef
@@ -23,6 +24,7 @@ from ._messages import (
     BeginHandOff, DrainRegion, EntityChanged, FenceWaived, GetHome, GetRegions, HandOff, HomeIs, Register,
     RegionGone, ShardStopped, StartEntities,
 )
+from ._start import Settings, spread
 
 __all__ = ["Coordinator"]
 
@@ -77,6 +79,10 @@ class Coordinator(Actor):
                         self.place(shard)
         elif kind is _RegionDown:
             self.region_down(message.region)
+        elif kind is list and message[:1] == ["spread"]:  # started from a node: the other regions, from here
+            settings, skip = Settings.from_message(message)
+            threading.Thread(target=spread, args=(self.context.system, settings, self.context.self, skip),
+                             daemon=True, name=f"rayka-entities-{settings.name}").start()  # spawns on nodes block
         elif kind is _Rebalance:
             self.rebalance()
         elif kind is EntityChanged:

@@ -14,7 +14,7 @@ import rayka
 from rayka.sharding._refs import shard_of
 from tests.cluster.polling import wait_until
 from tests.sharding import entity_actors
-from tests.sharding.entity_actors import Asker, Cart, Ledger, Tally
+from tests.sharding.entity_actors import Asker, Cart, Ledger, Starter, Tally
 
 cloudpickle.register_pickle_by_value(entity_actors)
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(240)]
@@ -181,3 +181,18 @@ def test_shards_move_onto_a_raylet_that_joins_and_come_back_with_every_event_whe
         system.shutdown()
         if raylet is not None:
             ray_cluster.remove_node(raylet)
+
+
+def test_entities_started_from_an_actor_on_a_node_run_on_every_node_and_follow_a_joining_one(system) -> None:
+    starter = system.spawn(Starter, node="n1")
+    answer, starter_pid = starter.ask(["made-on-node", "alice"], timeout=60).result()
+    assert answer[:2] == ["alice", "from-node"]  # started there, with the arguments given there
+    carts = system.entities(Cart, name="made-on-node")  # the driver joins them: one coordinator
+    ids = [f"user-{i}" for i in range(24)]
+    wait_until(lambda: len(carts.statistics().shards_per_node) == 2)  # the other node got its region too
+    pids = {carts.ref(i).ask("whoami", timeout=30).result()[2] for i in ids}
+    assert len(pids) == 2 and starter_pid in pids  # shards run on both node runtimes
+    added = system.cluster.add_node()  # a node joining later gets a region (the driver's hook)
+    wait_until(lambda: carts.statistics().shards_per_node.get(added, 0) >= 1)
+    again = system.spawn(Starter, node="n0").ask(["made-on-node", "alice"], timeout=60).result()[0]
+    assert again[3] == answer[3]  # the same incarnation of "alice", reached from another node

@@ -83,3 +83,12 @@ class Tally(PersistentActor):
         _, sender, n = message
         await self.persist([sender, n])
         return None
+
+
+class Starter(rayka.Actor):
+    """On a node runtime: starts (or joins) entities ``Cart`` called ``name`` from there, and asks one."""
+
+    async def receive(self, message):
+        name, entity_id = message
+        carts = self.context.system.entities(Cart, "from-node", name=name, shards=8)
+        return [await carts.ref(entity_id).ask("whoami", timeout=30), os.getpid()]
