@@ -10,7 +10,9 @@ Cases:
 - memory per active entity: the node runtimes' resident memory (``VmRSS``)
   after the activation, less before it, over the entities they run;
 - tells to random active entities against plain tells across nodes to a
-  known ref, the same count from the same loaders, in the same run;
+  known ref, and against plain tells to random known refs (10,000 plain
+  actors on each node, told by the loader of another node), the same count
+  from the same loaders, in the same run;
 - rebalance after a node joins (until it runs its share of the shards and
   an entity of a moved shard answered) and after one is killed (until an
   entity of a lost shard answered again on another node).
@@ -71,6 +73,16 @@ class Loader(rayka.Actor):
                 if n % 200 == 199:
                     await asyncio.sleep(0)  # let the dispatcher (256 turns a slice) serve the receivers
             return len(ids)
+        if kind == "spawn":  # plain actors here, for another node's loader to tell at random
+            return [self.context.spawn(Hits) for _ in range(message[1])]
+        if kind == "random":
+            _, refs, count, seed = message
+            pick = random.Random(seed).choice
+            for n in range(count):
+                pick(refs).tell(1)
+                if n % 200 == 199:
+                    await asyncio.sleep(0)
+            return count
         _, target, count = message
         for n in range(count):
             target.tell(1)
@@ -147,6 +159,15 @@ def run(entities: int = 1_000_000, quick: bool = False, progress: Callable[[str]
             loader.tell(["plain", sink, len(sample[k::3])])
         report["plain_tells_per_s"] = n / (_wait_received(loaders, base + n) - started)
         report["entity_over_plain_tells"] = report["entity_tells_per_s"] / report["plain_tells_per_s"]
+        per_node = 10_000  # plain actors on each node, told at random by the loader of the node before it
+        spawned = [loader.ask(["spawn", per_node], timeout=300) for loader in loaders]
+        refs = [reply.result() for reply in spawned]
+        base = _received_total(loaders)
+        started = time.monotonic()
+        for k, loader in enumerate(loaders):
+            loader.tell(["random", refs[(k + 1) % 3], len(sample[k::3]), k])
+        report["plain_random_tells_per_s"] = n / (_wait_received(loaders, base + n) - started)
+        report["entity_over_plain_random_tells"] = report["entity_tells_per_s"] / report["plain_random_tells_per_s"]
 
         say("rebalance after a node joins")
         started = time.monotonic()

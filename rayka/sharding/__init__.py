@@ -108,7 +108,7 @@ def start_entities(system: Any, cls: type, args: tuple, kwargs: dict, *, name: s
         raise ValueError(f"entities {name!r}: passivate_after must be seconds > 0 or None, got {passivate_after!r}")
     with _lock:
         known = _started.get((id(system), name))
-        if known is not None:
+        if known is not None and known.system is system:  # not a shut-down system's whose id was reused
             return known
         settings = _Settings(name, cls, tuple(args), dict(kwargs), shards, passivate_after, remember)
         cluster = system.cluster

@@ -55,6 +55,9 @@ def entity_of(actor: Any) -> tuple[str, Any] | None:
 def register_region(name: str, system: Any, region: ActorRef, shards: int, actor: Any = None) -> None:
     """Make ``region`` the one this process routes entities of ``name`` through (``actor``: the Region, started)."""
     with _lock:
+        held = _regions.get(name)
+        if actor is None and held is not None and held[3] is not None and held[1] == region:
+            return  # the region registered itself first (its on_start ran before its spawn returned): keep that
         _regions[name] = (system, region, shards, actor)
 
 

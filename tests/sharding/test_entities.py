@@ -267,3 +267,15 @@ def test_an_entity_whose_constructor_fails_fails_its_messages_and_the_region_goe
         assert fragile.ref("bad-1").ask("again", timeout=5).result() == ["bad-1", "again"]
     finally:
         _Fragile.broken = True
+
+
+def test_a_region_that_registered_itself_before_its_spawn_returned_stays_registered_with_itself(system) -> None:
+    from rayka.sharding._refs import region_for, register_region, unregister_region
+
+    ref, region = system.spawn(Cart, "x"), object()
+    try:
+        register_region("raced", system, ref, 4, region)  # its on_start ran first (a busy machine) ...
+        register_region("raced", system, ref, 4)  # ... then the spawner registered the bare ref
+        assert region_for("raced")[3] is region  # still routed inline through it, not only via its mailbox
+    finally:
+        unregister_region("raced", ref)
