@@ -80,7 +80,13 @@ class Coordinator(Actor):
         elif kind is _RegionDown:
             self.region_down(message.region)
         elif kind is list and message[:1] == ["spread"]:  # started from a node: the other regions, from here
-            settings, skip = Settings.from_message(message)
+            try:
+                settings, skip = Settings.from_message(message)
+            except (TypeError, ValueError) as error:  # not what a node sends: refused, the coordinator goes on
+                refuse(self.context, message, TypeError(
+                    f"shard coordinator {self.context.self.path}: a spread request is the list a node's "
+                    f"system.entities(...) sends ({error})"))
+                return None
             threading.Thread(target=spread, args=(self.context.system, settings, self.context.self, skip),
                              daemon=True, name=f"rayka-entities-{settings.name}").start()  # spawns on nodes block
         elif kind is _Rebalance:

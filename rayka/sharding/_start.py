@@ -45,7 +45,11 @@ class Settings:
 
     @classmethod
     def from_message(cls, message: list) -> tuple[Settings, str]:
+        """Read a ``spread`` request (``ValueError`` or ``TypeError`` when it is not one)."""
         _, name, entity_cls, args, kwargs, shards, passivate_after, remember, skip = message
+        if not (isinstance(name, str) and isinstance(entity_cls, type) and isinstance(shards, int)
+                and isinstance(skip, str)):
+            raise ValueError(f"not a spread request: {message!r:.200}")
         return cls(name, entity_cls, tuple(args), dict(kwargs), shards, passivate_after, remember), skip
 
 

@@ -121,6 +121,10 @@ def test_bad_ids_names_and_messages_get_clear_errors(system) -> None:
     region = system.lookup("rayka.entities.cart.local")
     with pytest.raises(TypeError, match="takes entity messages through entities.ref"):
         region.ask("hello", timeout=5).result()
+    coordinator = system.lookup("rayka.entities.cart")
+    with pytest.raises(TypeError, match="a spread request is the list a node's system.entities"):
+        coordinator.ask(["spread", "cart", 1, 2], timeout=5).result()  # damaged: refused, nothing else touched
+    assert carts.ref("alice").ask("whoami", timeout=5).result()[0] == "alice"
     assert isinstance(carts.statistics(), EntityStatistics)
 
 
