@@ -57,6 +57,9 @@ def test_demo_on_a_cluster_survives_a_node_kill(capsys: pytest.CaptureFixture[st
     ("request_reply", ["--calls", "100", "--speed", "4"], [" [x] Divide(1, 0) -> INVALID_ARGUMENT ZeroDivisionError",
                                                            "-> DEADLINE_EXCEEDED AskTimeout"]),
     ("event_driven", ["--speed", "5"], ["7/7 readings, 1 alarm(s) [('thermo', 35.0)]"]),
+    ("keyed_sessions", ["--count", "100", "--devices", "20"], ["300 readings reached 20 sessions (20 started",
+                                                               "shards per node: {'n0': ",
+                                                               "in order per producer: yes"]),
 ])
 def test_every_example_runs_the_same_on_a_cluster(run_example, name: str, argv: list[str],
                                                   expected: list[str]) -> None:

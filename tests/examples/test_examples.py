@@ -153,3 +153,11 @@ def test_from_ray_ports_counter_pool_fetcher_and_wait(run_example) -> None:
     assert re.search(r" \[x\] fetched 16 pages in [\d.]+ s, 8 at once", out)
     assert " [x] wait: 2 done, 2 pending or done later" in out
     assert "all answers correct" in out
+
+
+def test_keyed_sessions_give_each_device_one_session_that_gets_every_reading_in_order(run_example) -> None:
+    code, out = run_example("keyed_sessions", "--count", "200", "--devices", "20")
+    assert code == 0
+    assert "600 readings reached 20 sessions (20 started, each on its first reading; 20 active)" in out
+    assert "every session got every reading, in order per producer: yes" in out
+    assert_figures(out)
