@@ -264,7 +264,7 @@ class ActorCell(Lifecycle, Supervising, Concurrent):
             if self._sys is not None:
                 trim_deque(self, "_sys")
             self._scheduled = False
-            if len(self.mailbox) or self._sys:
+            if len(mailbox) or self._sys:
                 self.wake()
 
     def _turn(self, n: int) -> bool:

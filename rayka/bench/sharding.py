@@ -31,7 +31,7 @@ import os
 import random
 import sys
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -68,27 +68,25 @@ class Loader(rayka.Actor):
         if kind == "entities":
             _, name, ids = message
             entities = self.context.system.entities(Hits, name=name)
-            for n, entity_id in enumerate(ids):
-                entities.ref(entity_id).tell(1)
-                if n % 200 == 199:
-                    await asyncio.sleep(0)  # let the dispatcher (256 turns a slice) serve the receivers
-            return len(ids)
+            return await _tell_each(entities.ref(entity_id) for entity_id in ids)
         if kind == "spawn":  # plain actors here, for another node's loader to tell at random
             return [self.context.spawn(Hits) for _ in range(message[1])]
         if kind == "random":
             _, refs, count, seed = message
             pick = random.Random(seed).choice
-            for n in range(count):
-                pick(refs).tell(1)
-                if n % 200 == 199:
-                    await asyncio.sleep(0)
-            return count
+            return await _tell_each(pick(refs) for _ in range(count))
         _, target, count = message
-        for n in range(count):
-            target.tell(1)
-            if n % 200 == 199:
-                await asyncio.sleep(0)
-        return count
+        return await _tell_each(target for _ in range(count))
+
+
+async def _tell_each(refs: Iterable[Any]) -> int:
+    """Tell ``1`` to each ref, yielding every 200 so the dispatcher (256 turns a slice) serves the receivers."""
+    n = 0
+    for n, ref in enumerate(refs, 1):
+        ref.tell(1)
+        if n % 200 == 0:
+            await asyncio.sleep(0)
+    return n
 
 
 def _rss_kib() -> int:
@@ -203,11 +201,7 @@ class _Teller(rayka.Actor):
     """Embedded: tells one message to each ref it is given, from an actor (the region's own thread)."""
 
     async def receive(self, refs: list) -> int:
-        for n, ref in enumerate(refs):
-            ref.tell(1)
-            if n % 200 == 199:
-                await asyncio.sleep(0)  # let the receivers run, as the cluster loaders do
-        return len(refs)
+        return await _tell_each(refs)
 
 
 def run_embedded(entities: int = 50_000, tells: int = 200_000, repeat: int = 3) -> dict:

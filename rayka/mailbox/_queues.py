@@ -157,10 +157,6 @@ class UnboundedQueue:
 
     force = put  # signals bypass any bound
 
-    def trim(self) -> None:
-        """Give back the empty deque (the loop thread, when the actor goes idle); see :func:`trim_deque`."""
-        trim_deque(self)
-
     def pop(self) -> Envelope:
         q = self._q
         if q is None:

@@ -26,7 +26,6 @@ Example:
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +34,7 @@ from ..actors import ActorRef, Restart
 from ._coordinator import Coordinator as _Coordinator
 from ._messages import GetRegions as _GetRegions, GetStats as _GetStats
 from ._refs import persistence_id
-from ._refs import entity_ref as _entity_ref, region_for as _region_for
+from ._refs import entity_ref as _entity_ref, region_for as _region_for, wait_for_region as _wait_for_region
 from ._start import Settings as _Settings, spawn_region as _spawn_region, spread as _spread
 
 __all__ = ["Entities", "EntityStatistics", "persistence_id", "start_entities"]
@@ -141,10 +140,8 @@ def _start(system: Any, settings: _Settings) -> Entities:
 
 
 def _joined_shards(settings: _Settings, wait: float = 10.0) -> int:
-    """The shard count of entities started elsewhere, once their region in this process started."""
-    deadline = time.monotonic() + wait
-    while (held := _region_for(settings.name)) is None and time.monotonic() < deadline:
-        time.sleep(0.01)  # the coordinator's spread starts it: observed, nothing signals it here
+    """The shard count of entities started elsewhere, once the coordinator's spread registered their region here."""
+    held = _wait_for_region(settings.name, wait)
     return held[2] if held is not None else settings.shards
 
 

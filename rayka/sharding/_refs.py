@@ -16,9 +16,13 @@ from ..actors import ActorRef, Reply
 from ..actors.spi import cell_of
 from ._messages import Deliver, Passivate
 
-__all__ = ["EntityCell", "entity_of", "entity_ref", "persistence_id", "register_region", "shard_of", "region_for"]
+__all__ = [
+    "EntityCell", "entity_of", "entity_ref", "persistence_id", "register_region", "shard_of", "region_for",
+    "wait_for_region",
+]
 
 _lock = threading.Lock()
+_registered = threading.Condition(_lock)  # notified whenever a region is registered (wait_for_region)
 # entities name -> (system, region, shards, the Region itself once it started) in this process
 _regions: dict[str, tuple[Any, ActorRef, int, Any]] = {}
 
@@ -43,13 +47,14 @@ def entity_of(actor: Any) -> tuple[str, Any] | None:
     Usable from the actor's constructor: an entity's parent is its region, and the id is its
     constructor's first argument (kept by its cell for restarts).
     """
+    from ._region import Region  # here: the region module imports this one
+
     cell = cell_of(actor.context.self)
     region = getattr(getattr(cell, "parent_cell", None), "instance", None)
-    name = getattr(region, "entities_name", None)
     args = getattr(cell, "args", None)
-    if name is None or not args:
+    if not isinstance(region, Region) or not args:
         return None
-    return name, args[0]
+    return region.type_name, args[0]
 
 
 def register_region(name: str, system: Any, region: ActorRef, shards: int, actor: Any = None) -> None:
@@ -59,6 +64,7 @@ def register_region(name: str, system: Any, region: ActorRef, shards: int, actor
         if actor is None and held is not None and held[3] is not None and held[1] == region:
             return  # the region registered itself first (its on_start ran before its spawn returned): keep that
         _regions[name] = (system, region, shards, actor)
+        _registered.notify_all()
 
 
 def unregister_region(name: str, region: ActorRef) -> None:
@@ -66,6 +72,13 @@ def unregister_region(name: str, region: ActorRef) -> None:
         held = _regions.get(name)
         if held is not None and held[1] == region:
             del _regions[name]
+
+
+def wait_for_region(name: str, timeout: float) -> tuple[Any, ActorRef, int, Any] | None:
+    """The region of ``name`` in this process, once one is registered (``None`` after ``timeout`` seconds)."""
+    with _registered:
+        _registered.wait_for(lambda: name in _regions, timeout)
+        return _regions.get(name)
 
 
 def region_for(name: str) -> tuple[Any, ActorRef, int, Any] | None:

@@ -56,7 +56,6 @@ class Region(Actor):
     # A turn empties the mailbox (up to this many): tells from actors on this thread are routed inline only
     # while it is empty, so a region that drained 100 at a time would keep them on the slow path.
     throughput = 1_000
-    entities_name: str  # what entity_of() reads from an entity's parent
     me: ActorRef  # this region's own ref, set when it starts (compared with on every message)
     cell: Any  # its cell (its mailbox's length and its state are read by takes_inline), and its loop's thread:
     loop_thread: int
@@ -64,7 +63,6 @@ class Region(Actor):
     def __init__(self, name: str, cls: type, args: tuple, kwargs: dict, shards: int, coordinator: ActorRef,
                  node: str, hosts: bool, passivate_after: float | None, remember: bool) -> None:
         self.type_name, self.cls, self.args, self.kwargs = name, cls, tuple(args), dict(kwargs)
-        self.entities_name = name
         self.shards, self.coordinator, self.node, self.hosts = shards, coordinator, node, hosts
         self.passivate_after, self.remember = passivate_after, remember
         self.homes: dict[int, ActorRef] = {}
@@ -288,8 +286,8 @@ class Region(Actor):
             self.entities[entity_id].stop()
         for shard in self.draining:
             for entity_id in list(self.local.get(shard, ())):
-                if entity_id not in self.stopping and self.idle(entity_id):
-                    self.stop_entity(entity_id)
+                if entity_id not in self.stopping:
+                    self.stop_entity(entity_id)  # at once if idle, else once it is (retiring)
         limit, last = self.passivate_after, self.last
         if limit is None or last is None:
             return
